@@ -1,0 +1,223 @@
+"""``python -m autograder``: release, grade, demo, check and execute the course's notebooks."""
+
+import argparse
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from . import course
+
+
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def cmd_grade(args):
+    from . import grading, intake
+
+    try:
+        outcomes, problems = grading.grade(
+            args.submissions, args.out, assignments=args.assignment, db_url=args.db,
+            cell_timeout=args.timeout, workers=args.workers, memory_mb=args.memory,
+            progress=not args.quiet, keep_scratch=args.keep_scratch)
+    except (intake.IntakeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(grading.format_table(outcomes))
+    out = Path(args.out)
+    print(f"\ngrades:   {out / 'grades.csv'}\nfeedback: {out / 'feedback'}/<student>/<assignment>/"
+          f"\nreport:   {out / 'report.txt'}")
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    failed = [o for o in outcomes if o.status in ("failed", "missing")]
+    if failed:
+        print(f"\n{len(failed)} submission(s) could not be graded:", file=sys.stderr)
+        for o in failed:
+            print(f"  {o.student_id}/{o.assignment}: {o.problems[0] if o.problems else o.status}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_demo(args):
+    from . import classes, grading
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assignment = classes.demo_class(tmp)
+        print(f"Demo class of {assignment}: alice handed in the full solution, bob the untouched "
+              "release,\ncarol a solution with one planted mistake, dave a file damaged in upload.\n")
+        outcomes, _ = grading.grade(tmp, args.out, cell_timeout=args.timeout,
+                                    workers=args.workers, progress=not args.quiet)
+    print(grading.format_table(outcomes))
+    print(f"\ngrades: {Path(args.out) / 'grades.csv'}   feedback: {Path(args.out) / 'feedback'}")
+    expected = {"alice": "graded", "bob": "graded", "carol": "graded", "dave": "failed"}
+    got = {o.student_id: o.status for o in outcomes}
+    ok = got == expected and next(o for o in outcomes if o.student_id == "alice").auto_score > 0
+    if not ok:
+        print(f"\nThe demo did not grade as expected: {got}", file=sys.stderr)
+        return 1
+    print("\nThe demo graded as expected (dave's damaged file is reported, not fatal).")
+    return 0
+
+
+def cmd_check(args):
+    from . import classes, grading
+
+    names = args.assignment or course.assignments()
+    all_ok = True
+    for name in names:
+        course.check_assignment(name)
+        with tempfile.TemporaryDirectory() as tmp:
+            cls = Path(tmp) / "class"
+            expectations = classes.self_check_class(name, cls)
+            outcomes, _ = grading.grade(cls, Path(tmp) / "out", cell_timeout=args.timeout,
+                                        workers=args.workers, progress=not args.quiet,
+                                        feedback=False)
+        print(f"\n{name}")
+        for exp, ok, why in classes.judge(expectations, outcomes):
+            all_ok &= ok
+            print(f"  {'ok  ' if ok else 'FAIL'} {exp.kind:<11} {exp.description}: {why}")
+    return 0 if all_ok else 1
+
+
+def cmd_release(args):
+    from . import release
+
+    for name in args.assignment or course.assignments():
+        path = release.generate(course.check_assignment(name))
+        print(f"released {path.relative_to(course.ROOT)}")
+    return 0
+
+
+def cmd_execute(args):
+    from . import execute
+
+    for name in args.assignment or course.assignments():
+        seconds = execute.execute_in_place(course.source_notebook(course.check_assignment(name)))
+        print(f"executed solutions/{name}/{name}.ipynb in {seconds:.1f} s (outputs saved)")
+    return 0
+
+
+def cmd_benchmark(args):
+    from . import benchmark
+
+    benchmark.main(args.assignment, students=args.students, workers=args.workers)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", formatter_class=_formatter,
+        description="Release, grade and check the notebooks of the RNN course (nbgrader inside).",
+        epilog=textwrap.dedent("""\
+            examples:
+              python -m autograder demo
+              python -m autograder grade submissions.zip --out grades-week3
+              python -m autograder check 01_one_hot
+            """))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser(
+        "grade", formatter_class=_formatter,
+        help="grade a folder or zip of submissions: grades.csv, feedback pages, a report",
+        description=textwrap.dedent("""\
+            Grade every submission with nbgrader, each in its own scratch copy and kernel.
+            SUBMISSIONS is a folder laid out <student_id>/<assignment>/<notebook>.ipynb
+            (nbgrader's submitted/ layout) or a .zip of one, as an LMS exports it.
+            Writes OUT/grades.csv, OUT/feedback/<student_id>/<assignment>/<notebook>.html,
+            OUT/report.txt and the gradebook (OUT/gradebook.db unless --db is given).
+            Exit status 0 when every submission was graded, 1 when some could not be (they are
+            listed), 2 when the submissions could not be read at all."""),
+        epilog=textwrap.dedent("""\
+            example:
+              python -m autograder grade ~/Downloads/week3.zip --out grading/week3 --assignment 02_elman_rnn
+            """))
+    g.add_argument("submissions", help="folder or .zip of submissions")
+    g.add_argument("--out", required=True, help="folder for grades.csv, feedback/ and report.txt")
+    g.add_argument("--assignment", action="append", metavar="NAME",
+                   help="grade only this assignment (repeatable); default: every one found")
+    g.add_argument("--db", metavar="URL",
+                   help="gradebook as an SQLAlchemy URL, e.g. postgresql://user@host/course "
+                        "(default: sqlite:///OUT/gradebook.db)")
+    g.add_argument("--timeout", type=int, default=60, metavar="SECONDS",
+                   help="time limit of each notebook cell (default 60)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="submissions graded at once (default: the number of cores)")
+    g.add_argument("--memory", type=int, default=None, metavar="MB",
+                   help="memory limit of each student kernel in MB (default: none)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--keep-scratch", action="store_true", help="keep the scratch folders (debugging)")
+    g.set_defaults(func=cmd_grade)
+
+    d = sub.add_parser(
+        "demo", formatter_class=_formatter,
+        help="grade a small bundled class (the main job, end to end) and print the gradebook",
+        description="Build a class of four from notebook 01 (full solution, untouched release, "
+                    "one planted mistake, a damaged file) and grade it through the same code as "
+                    "`grade`.",
+        epilog="example:\n  python -m autograder demo --out demo-grades")
+    d.add_argument("--out", default="demo-grades", help="output folder (default: demo-grades)")
+    d.add_argument("--timeout", type=int, default=60, metavar="SECONDS")
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser(
+        "check", formatter_class=_formatter,
+        help="self-check assignments: solution full marks, release 0, planted mistakes lose points",
+        description="For each assignment, grade the solution (must get full automatic points), "
+                    "the untouched release (must get 0), every mistake of its catalogue "
+                    "(solutions/NN/mistakes.toml; must lose points and show its message) and every "
+                    "correct alternative (must keep full points).",
+        epilog="example:\n  python -m autograder check 01_one_hot")
+    c.add_argument("assignment", nargs="*", help="assignments to check (default: all)")
+    c.add_argument("--timeout", type=int, default=60, metavar="SECONDS")
+    c.add_argument("--workers", type=int, default=None)
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser(
+        "release", formatter_class=_formatter,
+        help="regenerate the student notebooks in notebooks/ from solutions/ (nbgrader)",
+        description="Run nbgrader generate_assignment for each assignment: solutions/NN/NN.ipynb "
+                    "-> notebooks/NN/NN.ipynb (solutions and hidden tests removed, outputs cleared).",
+        epilog="example:\n  python -m autograder release            # every assignment")
+    r.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
+    r.set_defaults(func=cmd_release)
+
+    e = sub.add_parser(
+        "execute", formatter_class=_formatter,
+        help="run solution notebooks top to bottom and save their outputs (for self-learners)",
+        description="Execute solutions/NN/NN.ipynb in full (not in grading mode) and keep the "
+                    "outputs in the file, so that the solutions render with their plots.",
+        epilog="example:\n  python -m autograder execute 02_elman_rnn")
+    e.add_argument("assignment", nargs="*", help="assignments to execute (default: all)")
+    e.set_defaults(func=cmd_execute)
+
+    b = sub.add_parser(
+        "benchmark", formatter_class=_formatter,
+        help="time each notebook's full run, grading-mode run and grading (figures for the README)",
+        description="Print how long each solution takes to run in full and in grading mode, and "
+                    "to grade one submission; with --students, a class graded sequentially and "
+                    "in parallel.",
+        epilog="example:\n  python -m autograder benchmark --students 8")
+    b.add_argument("assignment", nargs="*", help="assignments to time (default: all)")
+    b.add_argument("--students", type=int, default=0, help="also grade a class of this size")
+    b.add_argument("--workers", type=int, default=None)
+    b.set_defaults(func=cmd_benchmark)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: grades already merged into the gradebook are kept", file=sys.stderr)
+        return 130

@@ -1,0 +1,107 @@
+"""The real gradebook: nbgrader's ``Gradebook`` on SQLite by default, or any SQLAlchemy URL.
+
+Workers grade into scratch gradebooks; :func:`merge` copies one scratch result into the real one.
+Only automatic scores are written: a manual score or comment given in formgrader is never
+overwritten, and a submission that fails to grade leaves its previous grades as they were.
+"""
+
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+
+from . import course
+
+# nbgrader's own add_submission triggers SQLAlchemy's autoflush warnings; they are harmless noise.
+warnings.filterwarnings("ignore", category=SAWarning)
+
+
+def _copy_structure(gb, sgb, assignment):
+    """Make the assignment, its notebooks and cells exist in ``gb`` as they are in ``sgb``."""
+    a = sgb.find_assignment(assignment)
+    gb.update_or_create_assignment(assignment, duedate=a.duedate)
+    for nb in a.notebooks:
+        gb.update_or_create_notebook(nb.name, assignment)
+        for c in nb.grade_cells:
+            gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                           cell_type=c.cell_type)
+        for c in nb.solution_cells:
+            gb.update_or_create_solution_cell(c.name, nb.name, assignment)
+        for c in nb.task_cells:
+            gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                          cell_type=c.cell_type)
+        for c in nb.source_cells:
+            gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
+                                            locked=c.locked, source=c.source, checksum=c.checksum)
+
+
+def merge(db_url, scratch_db, student_id, assignment):
+    """Copy the automatic grades of one graded submission from a scratch gradebook into ``db_url``."""
+    with Gradebook(f"sqlite:///{scratch_db}") as sgb, Gradebook(db_url) as gb:
+        _copy_structure(gb, sgb, assignment)
+        gb.update_or_create_student(student_id)
+        ssub = sgb.find_submission(assignment, student_id)
+        try:
+            sub = gb.find_submission(assignment, student_id)
+            sub.timestamp = ssub.timestamp
+        except MissingEntry:
+            sub = gb.add_submission(assignment, student_id, timestamp=ssub.timestamp)
+        for snb in ssub.notebooks:
+            for sgrade in snb.grades:
+                grade = gb.find_grade(sgrade.name, snb.name, assignment, student_id)
+                grade.auto_score = sgrade.auto_score
+                grade.needs_manual_grade = (sgrade.needs_manual_grade
+                                            and grade.manual_score is None)
+            for scomment in snb.comments:
+                comment = gb.find_comment(scomment.name, snb.name, assignment, student_id)
+                comment.auto_comment = scomment.auto_comment
+        gb.db.commit()
+
+
+def _scores(db_url, student_id, assignment):
+    """(score, max_score, auto_score, auto_max_score, manual_pending), or None when there are no
+    grades for this submission."""
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
+        return None
+    with Gradebook(db_url) as gb:
+        try:
+            sub = gb.find_submission(assignment, student_id)
+        except MissingEntry:
+            return None
+        grades = [g for nb in sub.notebooks for g in nb.grades]
+        auto = [g for g in grades if g.cell_type == "code"]
+        return (float(sub.score), float(sub.max_score),
+                float(sum(g.auto_score or 0 for g in auto)),
+                float(sum(g.max_score for g in auto)),
+                any(g.cell_type != "code" and g.manual_score is None for g in grades))
+
+
+def fill_scores(outcome, db_url):
+    scores = _scores(db_url, outcome.student_id, outcome.assignment)
+    if scores:
+        (outcome.score, outcome.max_score, outcome.auto_score, outcome.auto_max_score,
+         outcome.manual_pending) = scores
+
+
+def fill_previous(outcome, db_url):
+    """For a submission that could not be graded now: report the grade it already had, if any."""
+    scores = _scores(db_url, outcome.student_id, outcome.assignment)
+    if scores:
+        (outcome.score, outcome.max_score, outcome.auto_score, outcome.auto_max_score,
+         outcome.manual_pending) = scores
+        outcome.problems.append(f"the grade already in the gradebook ({scores[0]:g}/{scores[1]:g})"
+                                " was kept")
+
+
+def write_course_config(out):
+    """Make ``out`` an nbgrader course folder whose source is this course, for formgrader."""
+    cfg = Path(out) / "nbgrader_config.py"
+    cfg.write_text(
+        "# Written by `python -m autograder grade`: this folder is the nbgrader course of a\n"
+        "# grading run. Start `jupyter lab` here to grade the written answers in formgrader.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.root = {str(Path(out).resolve())!r}\n"
+        f"c.CourseDirectory.source_directory = {str(course.SOURCE_DIR)!r}\n"
+        f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n",
+        encoding="utf-8")

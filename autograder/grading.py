@@ -1,0 +1,281 @@
+"""Grade a class: intake, one isolated worker per submission, the gradebook, grades.csv, feedback.
+
+    grade(submissions, out)  ->  list of Outcome
+
+``out`` becomes an nbgrader course folder of this grading run: ``gradebook.db`` (unless ``db_url``
+names another), ``submitted/``, ``autograded/`` and ``feedback/`` in nbgrader's layout, plus
+``grades.csv`` and ``report.txt``. Workers grade in scratch folders; only this process writes the
+gradebook and ``out`` (a single writer), so parallel workers never contend for them.
+"""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import course, gradebook, intake, notebooks, release
+
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
+               "status", "problems"]
+
+
+@dataclass
+class Outcome:
+    """What became of one submission."""
+
+    student_id: str
+    assignment: str
+    status: str  # graded | failed | missing | not submitted
+    score: float = 0.0
+    max_score: float = 0.0
+    auto_score: float = 0.0
+    auto_max_score: float = 0.0
+    manual_pending: bool = False  # written answers still to grade by hand in formgrader
+    problems: list = field(default_factory=list)
+    tests: list = field(default_factory=list)  # per graded cell: grade_id, score, max, message
+    error_cells: list = field(default_factory=list)  # cells (not only tests) that raised
+
+    @property
+    def graded(self):
+        return self.status == "graded"
+
+
+def _template(assignment, workdir):
+    """Release the assignment once into a template course: its gradebook and release notebook."""
+    tdir = Path(workdir) / "templates" / assignment
+    tdir.mkdir(parents=True, exist_ok=True)
+    db = tdir / "gradebook.db"
+    path = release.generate(assignment, release_dir=tdir / "release", db_url=f"sqlite:///{db}")
+    return db, notebooks.read(path)
+
+
+def _run_worker(scratch, sub, cell_timeout, job_timeout, memory_mb, feedback):
+    job = {"scratch": str(scratch), "student_id": sub.student_id, "assignment": sub.assignment,
+           "cell_timeout": cell_timeout, "memory_mb": memory_mb, "feedback": feedback}
+    job_file = scratch / "job.json"
+    job_file.write_text(json.dumps(job))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)],
+                            cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True, text=True)
+    try:
+        output, _ = proc.communicate(timeout=job_timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None, (f"grading took longer than {job_timeout} s in all and was stopped "
+                      "(an endless loop outside any single cell's limit?)")
+    finally:
+        try:  # the kernel and anything the student started share the worker's process group
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    result_file = scratch / "result.json"
+    if not result_file.exists():
+        return None, ("the grading process ended without a result (exit code "
+                      f"{proc.returncode}): {output.strip()[-600:]}")
+    return json.loads(result_file.read_text()), ""
+
+
+def _explain(result, cell_timeout):
+    """Problems an instructor should know, read from the worker's result."""
+    problems = []
+    msgs = " ".join([c["message"] for c in result["cells"]] + result.get("error_cells", []))
+    if "CellTimeoutError" in msgs or "Timeout" in result.get("error", ""):
+        problems.append(f"a cell ran longer than the {cell_timeout} s limit and was stopped")
+    if "MemoryError" in msgs:
+        problems.append("the notebook ran out of memory (MemoryError) under the kernel's limit")
+    if "DeadKernelError" in result.get("error", "") or "Kernel died" in result.get("error", ""):
+        problems.append("the notebook's kernel died while running (it crashed or exited)")
+    return problems
+
+
+def grade(submissions, out, assignments=None, db_url=None, cell_timeout=60, workers=None,
+          memory_mb=None, progress=True, keep_scratch=False, feedback=True):
+    """Grade every submission under ``submissions`` (a folder or a zip) into ``out``.
+
+    feedback: write the feedback pages (the self-check turns it off: it reads scores only).
+    Returns ``(outcomes, intake_problems)``. Raises :class:`intake.IntakeError` when the
+    submissions cannot be read at all.
+    """
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    known = course.assignments()
+    requested = [course.check_assignment(a) for a in assignments] if assignments else None
+    db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    workers = workers or os.cpu_count() or 1
+    workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+    try:
+        src = Path(submissions)
+        if src.is_file() and src.suffix.lower() == ".zip":
+            src = intake.extract_zip(src, workdir / "intake")
+        elif not src.is_dir():
+            raise intake.IntakeError(f"{submissions} is neither a folder nor a .zip file")
+        root = intake.find_root(src, known)
+        present = sorted({d.name for s in root.iterdir() if s.is_dir() for d in s.iterdir()
+                          if d.is_dir() and d.name in known}) if root.is_dir() else []
+        subs, problems = intake.collect(root, requested or present, known, bool(requested))
+        if not subs and not problems:
+            problems.append(f"no submissions found under {submissions} (expected "
+                            "<student_id>/<assignment>/<notebook>.ipynb)")
+        templates = {a: _template(a, workdir) for a in sorted({s.assignment for s in subs})}
+        releases = {a: t[1] for a, t in templates.items()}
+        for a in known:
+            if a not in releases and course.release_notebook(a).exists():
+                releases[a] = notebooks.read(course.release_notebook(a))
+        gradebook.write_course_config(out)
+
+        outcomes, jobs = [], []
+        for sub in subs:
+            scratch = workdir / "jobs" / f"{sub.student_id}__{sub.assignment}"
+            nb_dest = scratch / "submitted" / sub.student_id / sub.assignment / f"{sub.assignment}.ipynb"
+            if sub.folder is not None and not sub.fatal:
+                intake.prepare(sub, releases[sub.assignment], releases, nb_dest)
+            if sub.fatal:
+                outcomes.append(_not_graded(sub, db_url))
+                continue
+            shutil.copy(templates[sub.assignment][0], scratch / "gradebook.db")
+            jobs.append((sub, scratch))
+
+        n_cells = {a: sum(c.cell_type == "code" for c in nb.cells) for a, nb in releases.items()}
+        bar = _progress(len(jobs), progress)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                pool.submit(_run_worker, scratch, sub, cell_timeout,
+                            120 + cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
+                            memory_mb, feedback): (sub, scratch)
+                for sub, scratch in jobs
+            }
+            for fut in as_completed(futures):
+                sub, scratch = futures[fut]
+                result, error = fut.result()
+                outcome = _finish(sub, scratch, result, error, out, db_url, cell_timeout, feedback)
+                outcomes.append(outcome)
+                bar.update(1, failed=not outcome.graded)
+        bar.close()
+        outcomes.sort(key=lambda o: (o.student_id, o.assignment))
+        write_grades_csv(out / "grades.csv", outcomes, db_url)
+        write_report(out / "report.txt", outcomes, problems)
+        return outcomes, problems
+    finally:
+        if keep_scratch:
+            print(f"scratch folders kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _not_graded(sub, db_url):
+    o = Outcome(sub.student_id, sub.assignment, sub.status_if_fatal, problems=[sub.fatal] + sub.problems)
+    gradebook.fill_previous(o, db_url)
+    return o
+
+
+def _finish(sub, scratch, result, error, out, db_url, cell_timeout, feedback):
+    """Merge one worker's result into the gradebook and ``out`` (called by the single writer)."""
+    o = Outcome(sub.student_id, sub.assignment, "graded", problems=list(sub.problems))
+    if result is None or not result.get("autograde_ok") or not result["cells"]:
+        o.status = "failed"
+        reason = error or (result or {}).get("error") or "nbgrader could not grade it"
+        o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
+        if result:
+            o.problems += _explain(result, cell_timeout)
+        gradebook.fill_previous(o, db_url)
+        return o
+    o.problems += _explain(result, cell_timeout)
+    o.tests = result["cells"]
+    o.error_cells = result.get("error_cells", [])
+    gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
+    gradebook.fill_scores(o, db_url)
+    for step in ("submitted", "autograded", "feedback"):
+        src = scratch / step / sub.student_id / sub.assignment
+        if src.exists():
+            intake.copy_tree(src, out / step / sub.student_id / sub.assignment)
+    if feedback and not result.get("feedback_ok", False):
+        o.problems.append("its feedback page could not be generated")
+    return o
+
+
+class _progress:
+    """A progress bar on stderr: submissions done, failed, and the time left."""
+
+    def __init__(self, total, enabled):
+        self.failed = 0
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True)
+        self.start = time.time()
+
+    def update(self, n, failed):
+        self.failed += int(failed)
+        if self.bar:
+            self.bar.set_postfix(failed=self.failed)
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar:
+            self.bar.close()
+
+
+def write_grades_csv(path, outcomes, db_url):
+    tmp = Path(path).with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for o in outcomes:
+            writer.writerow([o.student_id, o.assignment, f"{o.score:g}", f"{o.max_score:g}",
+                             f"{o.auto_score:g}", f"{o.auto_max_score:g}", o.status,
+                             "; ".join(o.problems)])
+    os.replace(tmp, path)
+
+
+def write_report(path, outcomes, intake_problems):
+    lines = ["Grading report", "==============", ""]
+    if intake_problems:
+        lines += ["Folders that are not submissions:"] + [f"  - {p}" for p in intake_problems] + [""]
+    for o in outcomes:
+        lines.append(f"{o.student_id} / {o.assignment}: {o.status}, "
+                     f"{o.score:g} of {o.max_score:g} points")
+        lines += [f"  - {p}" for p in o.problems]
+        failed = [t for t in o.tests if t["kind"] == "test" and t["auto_score"] is not None
+                  and t["auto_score"] < t["max_score"]]
+        for t in failed:
+            msg = (t["message"] or "failed").splitlines()
+            if msg and msg[0].startswith("NotImplementedError"):
+                msg = ["not attempted (NotImplementedError)"]
+            lines.append(f"  x {t['grade_id']} ({t['auto_score']:g}/{t['max_score']:g}): {msg[0][:200]}")
+            lines += [f"      {m[:200]}" for m in msg[1:6]]
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def format_table(outcomes):
+    """A readable table of outcomes for the terminal."""
+    rows = [("student", "assignment", "tests", "by hand", "total", "status", "note")]
+    for o in outcomes:
+        note = o.problems[0] if o.problems else ""
+        hand_max = o.max_score - o.auto_max_score
+        hand = (f"{o.score - o.auto_score:g}/{hand_max:g}" + (" (to do)" if o.manual_pending else "")
+                if hand_max else "-")
+        rows.append((o.student_id, o.assignment,
+                     f"{o.auto_score:g}/{o.auto_max_score:g}" if o.max_score else "-", hand,
+                     f"{o.score:g}/{o.max_score:g}" if o.max_score else "-",
+                     o.status, note[:60] + ("…" if len(note) > 60 else "")))
+    n = len(rows[0]) - 1
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    lines = []
+    for k, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:n], widths, strict=True)) + "  " + r[n])
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  ----")
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Reading, writing and transforming nbgrader notebooks.
+
+- :class:`NotebookBuilder` writes an nbgrader source notebook from Python (one way to author one;
+  JupyterLab's "Create Assignment" toolbar is the other).
+- :func:`student_submission` turns the source into what a student who solved everything hands in:
+  the release notebook with each solution cell filled in. Tests and the demo plant mistakes into it.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+SCHEMA = 3
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+
+
+def _meta(grade, solution, locked, grade_id, points=None, task=False):
+    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
+            "schema_version": SCHEMA}
+    if points is not None:
+        meta["points"] = points
+    if task:
+        meta["task"] = True
+    return {"nbgrader": meta}
+
+
+class NotebookBuilder:
+    """Build an nbgrader source notebook cell by cell.
+
+    >>> nb = NotebookBuilder()
+    >>> nb.md("# Title")
+    >>> nb.solution("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION", "f")
+    >>> nb.tests("assert f(1) == 1", "test_f", points=1)
+    """
+
+    def __init__(self):
+        self.nb = nbformat.v4.new_notebook()
+        self.nb.metadata = {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        }
+        self._ids = set()
+
+    def _id(self, grade_id):
+        if grade_id in self._ids:
+            raise ValueError(f"duplicate grade_id {grade_id!r}")
+        self._ids.add(grade_id)
+        return grade_id
+
+    def md(self, text):
+        """A markdown cell students can read (and edit, as with any Jupyter cell)."""
+        self.nb.cells.append(nbformat.v4.new_markdown_cell(text.strip("\n")))
+
+    def code(self, source):
+        """An ordinary code cell: setup, worked examples, experiments."""
+        self.nb.cells.append(nbformat.v4.new_code_cell(source.strip("\n")))
+
+    def readonly(self, source, grade_id):
+        """A code cell students cannot edit (nbgrader restores it before grading)."""
+        cell = nbformat.v4.new_code_cell(source.strip("\n"))
+        cell.metadata = _meta(False, False, True, self._id(grade_id))
+        self.nb.cells.append(cell)
+
+    def solution(self, source, grade_id):
+        """A cell the student completes; the code between the solution markers is removed."""
+        if BEGIN_SOLUTION not in source:
+            raise ValueError(f"solution cell {grade_id!r} has no {BEGIN_SOLUTION!r} marker")
+        cell = nbformat.v4.new_code_cell(source.strip("\n"))
+        cell.metadata = _meta(False, True, False, self._id(grade_id))
+        self.nb.cells.append(cell)
+
+    def tests(self, source, grade_id, points):
+        """An autograded test cell worth ``points``; may hold a hidden-tests block."""
+        cell = nbformat.v4.new_code_cell(source.strip("\n"))
+        cell.metadata = _meta(True, False, True, self._id(grade_id), points)
+        self.nb.cells.append(cell)
+
+    def written(self, answer, grade_id, points):
+        """A written answer graded by hand; ``answer`` is the model answer kept in the source."""
+        text = answer.strip("\n")
+        if BEGIN_SOLUTION not in text:
+            text = f"{BEGIN_SOLUTION}\n{text}\n{END_SOLUTION}"
+        cell = nbformat.v4.new_markdown_cell(text)
+        cell.metadata = _meta(True, True, False, self._id(grade_id), points)
+        self.nb.cells.append(cell)
+
+    def save(self, path):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.validate(self.nb)
+        nbformat.write(self.nb, str(path))
+        return path
+
+
+def nbgrader_meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_id(cell):
+    return nbgrader_meta(cell).get("grade_id")
+
+
+def is_solution(cell):
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_test(cell):
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def strip_solution_markers(source):
+    """The source with the ``### BEGIN/END SOLUTION`` lines removed: what a correct student wrote."""
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+
+
+def strip_hidden_tests(source, replacement="# (hidden tests run here when the notebook is graded)"):
+    """The source of a test cell with its hidden-tests block replaced by ``replacement``."""
+    pattern = re.compile(rf"^[ \t]*{re.escape(BEGIN_HIDDEN)}.*?^[ \t]*{re.escape(END_HIDDEN)}[^\n]*",
+                         re.S | re.M)
+    return pattern.sub(replacement, source)
+
+
+def read(path):
+    return nbformat.read(str(path), as_version=4)
+
+
+def read_dict(nb):
+    """A deep copy of a notebook node."""
+    return nbformat.from_dict(json.loads(json.dumps(nb)))
+
+
+def write(nb, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def cells_by_id(nb):
+    return {grade_id(c): c for c in nb.cells if grade_id(c)}
+
+
+def student_submission(source_nb, release_nb, replace=None, mutate=None):
+    """What a student hands in: the release notebook with every solution cell filled in.
+
+    source_nb, release_nb: notebooks (nbformat nodes) of the same assignment.
+    replace: {grade_id: new source} gives some solution cells other code (a correct alternative).
+    mutate: a list of (grade_id, old, new): in that cell's code, ``old`` becomes ``new`` (exactly
+        one occurrence must exist), which plants a mistake.
+    Returns a new notebook node; the inputs are not changed.
+    """
+    replace = replace or {}
+    answers = {grade_id(c): strip_solution_markers(c.source)
+               for c in source_nb.cells if is_solution(c)}
+    for gid, new in replace.items():
+        if gid not in answers:
+            raise KeyError(f"no solution cell {gid!r}; solution cells: {sorted(answers)}")
+        answers[gid] = new
+    for gid, old, new in mutate or []:
+        if gid not in answers:
+            raise KeyError(f"no solution cell {gid!r}; solution cells: {sorted(answers)}")
+        count = answers[gid].count(old)
+        if count != 1:
+            raise ValueError(f"cell {gid!r}: the text to replace occurs {count} times, "
+                             f"not once:\n{old}")
+        answers[gid] = answers[gid].replace(old, new)
+    nb = json.loads(json.dumps(release_nb))  # a deep copy that stays plain JSON
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in answers and is_solution(cell):
+            cell.source = answers[gid]
+    return nb

@@ -1,0 +1,188 @@
+"""The grader's command line on real and broken submissions (`python -m autograder grade`)."""
+
+import csv
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder import classes, course, notebooks
+
+A = "01_one_hot"
+
+
+def run_cli(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=course.ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return {r["student_id"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def notebooks_01():
+    source = notebooks.read(course.source_notebook(A))
+    rel = classes.release_nb(A)
+    return source, rel, notebooks.student_submission(source, rel)
+
+
+def put(folder, student, nb, name=f"{A}.ipynb"):
+    path = folder / student / A / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, str):
+        path.write_text(nb)
+    else:
+        nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def broken_class(tmp_path_factory, notebooks_01):
+    """A class of broken and awkward submissions, graded once through the real command line."""
+    source, rel, solved = notebooks_01
+    root = tmp_path_factory.mktemp("broken")
+    cls = root / "class"
+    put(cls, "good", solved)
+    text = nbformat.writes(solved)
+    put(cls, "corrupt", text[: len(text) // 3])
+    put(cls, "empty", "")
+    (cls / "missing" / A).mkdir(parents=True)
+    (cls / "missing" / A / "notes.txt").write_text("I could not do it")
+    put(cls, "renamed", solved, name="my_work.ipynb")
+    put(cls, "oldformat", nbformat.writes(nbformat.convert(notebooks.read_dict(solved), 3), version=3))
+    deleted = notebooks.read_dict(solved)
+    deleted.cells = [c for c in deleted.cells if notebooks.grade_id(c) != "test_encode"]
+    put(cls, "deleted_test", deleted)
+    edited = notebooks.read_dict(solved)
+    for c in edited.cells:
+        if notebooks.grade_id(c) == "test_decode":
+            c.source = "pass  # tests removed by the student"
+    put(cls, "edited_test", edited)
+    loop = notebooks.student_submission(source, rel, mutate=[(
+        "fc_param_count", "return C * V * H + H", "while True:\n        pass")])
+    put(cls, "endless_loop", loop)
+    put(cls, "no_nbgrader_cells", nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
+    (cls / "bad name!" / A).mkdir(parents=True)
+    proc = run_cli("grade", cls, "--out", root / "out", "--timeout", 10, "--quiet")
+    return proc, root / "out"
+
+
+def test_broken_submissions_are_reported_and_the_rest_graded(broken_class):
+    proc, out = broken_class
+    rows = read_csv(out / "grades.csv")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    status = {s: r["status"] for s, r in rows.items()}
+    assert status == {
+        "good": "graded", "corrupt": "failed", "empty": "failed", "missing": "missing",
+        "renamed": "graded", "oldformat": "graded", "deleted_test": "graded",
+        "edited_test": "graded", "endless_loop": "graded", "no_nbgrader_cells": "failed",
+    }
+    full = rows["good"]["auto_max_score"]
+    for s in ("good", "renamed", "oldformat", "deleted_test", "edited_test"):
+        assert rows[s]["auto_score"] == full, (s, rows[s])
+    assert float(rows["endless_loop"]["auto_score"]) < float(full)
+
+
+def test_problems_are_explained_in_words(broken_class):
+    proc, out = broken_class
+    rows = read_csv(out / "grades.csv")
+    assert "not valid JSON" in rows["corrupt"]["problems"]
+    assert "empty" in rows["empty"]["problems"]
+    assert "no notebook" in rows["missing"]["problems"] and "notes.txt" in rows["missing"]["problems"]
+    assert "named my_work.ipynb" in rows["renamed"]["problems"]
+    assert "old nbformat 3" in rows["oldformat"]["problems"]
+    deleted = rows["deleted_test"]["problems"]
+    assert "put back" in deleted and "test_encode" in deleted
+    assert "edited" in rows["edited_test"]["problems"] and "test_decode" in rows["edited_test"]["problems"]
+    assert "10 s limit" in rows["endless_loop"]["problems"]
+    assert "graded cells" in rows["no_nbgrader_cells"]["problems"]
+    assert "bad name!" in proc.stderr  # a folder that is not a student id is named, not ignored
+    for s in ("corrupt", "empty", "missing", "no_nbgrader_cells"):
+        assert s in proc.stderr  # the exit message lists what could not be graded
+    report = (out / "report.txt").read_text()
+    assert "endless_loop / 01_one_hot: graded" in report
+
+
+def test_feedback_pages_show_messages_but_not_hidden_tests(broken_class):
+    _, out = broken_class
+    page = (out / "feedback" / "endless_loop" / A / f"{A}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in page and "seed_all(None)" not in page
+    assert "hidden tests run here" in page
+    assert "CellTimeoutError" in page or "NameError" in page
+    # the instructor's autograded copy keeps everything, for formgrader
+    graded = (out / "autograded" / "endless_loop" / A / f"{A}.ipynb").read_text()
+    assert "seed_all(None)" in graded
+
+
+def test_zip_from_an_lms_with_wrapper_folders(tmp_path, notebooks_01):
+    _, _, solved = notebooks_01
+    staging = tmp_path / "staging"
+    put(staging / "export" / "submitted", "zoe", solved)
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in staging.rglob("*"):
+            zf.write(p, p.relative_to(staging))
+    proc = run_cli("grade", archive, "--out", tmp_path / "out", "--assignment", A, "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = read_csv(tmp_path / "out" / "grades.csv")["zoe"]
+    assert row["status"] == "graded" and row["auto_score"] == row["auto_max_score"]
+    assert (tmp_path / "out" / "feedback" / "zoe" / A / f"{A}.html").exists()
+
+
+def test_unreadable_input_exits_2(tmp_path):
+    proc = run_cli("grade", tmp_path / "nope", "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "neither a folder nor a .zip" in proc.stderr
+    bad_zip = tmp_path / "bad.zip"
+    bad_zip.write_text("not a zip")
+    proc = run_cli("grade", bad_zip, "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "not a readable zip" in proc.stderr
+    proc = run_cli("grade", tmp_path, "--out", tmp_path / "out", "--assignment", "99_nothing")
+    assert proc.returncode == 2 and "unknown assignment" in proc.stderr
+
+
+def test_regrading_is_idempotent_and_keeps_grades(tmp_path, notebooks_01):
+    _, _, solved = notebooks_01
+    cls, out = tmp_path / "class", tmp_path / "out"
+    path = put(cls, "ann", solved)
+    assert run_cli("grade", cls, "--out", out, "--quiet").returncode == 0
+    first = read_csv(out / "grades.csv")["ann"]
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:  # an instructor grades by hand
+        grade = gb.find_grade("written_one_hot_limits", A, A, "ann")
+        grade.manual_score = 2
+        gb.db.commit()
+    assert run_cli("grade", cls, "--out", out, "--quiet").returncode == 0
+    second = read_csv(out / "grades.csv")["ann"]
+    assert second["auto_score"] == first["auto_score"]
+    assert float(second["score"]) == float(first["score"]) + 2  # the manual grade survived
+
+    path.write_text("{ damaged")  # a re-submission that cannot be graded
+    proc = run_cli("grade", cls, "--out", out, "--quiet")
+    assert proc.returncode == 1
+    third = read_csv(out / "grades.csv")["ann"]
+    assert third["status"] == "failed" and third["score"] == second["score"]
+    assert "kept" in third["problems"]
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        assert gb.find_submission(A, "ann").score == float(second["score"])
+
+
+@pytest.mark.parametrize("command", ["grade", "demo", "check", "release", "execute", "benchmark"])
+def test_every_command_has_help_with_an_example(command):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0 and "example" in proc.stdout
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    proc = run_cli("demo", "--out", tmp_path / "demo", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "graded as expected" in proc.stdout
+    rows = read_csv(tmp_path / "demo" / "grades.csv")
+    assert rows["alice"]["auto_score"] == rows["alice"]["auto_max_score"]
+    assert rows["bob"]["auto_score"] == "0" and rows["dave"]["status"] == "failed"
+    shutil.rmtree(tmp_path / "demo")

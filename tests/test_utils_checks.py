@@ -1,0 +1,135 @@
+"""The student-facing checks: they must pass correct answers and explain wrong ones."""
+
+import numpy as np
+import pytest
+
+import utils
+from utils import (
+    CheckFailure,
+    check_close,
+    check_equal,
+    check_no_library,
+    check_raises,
+    check_shape,
+    diagnose,
+)
+
+
+def message(func, *args, **kwargs):
+    with pytest.raises(CheckFailure) as info:
+        func(*args, **kwargs)
+    return str(info.value)
+
+
+def test_check_shape_passes_and_explains():
+    check_shape("x", np.zeros((2, 3)), (2, 3))
+    check_shape("x", np.zeros((2, 3)), (None, 3))
+    msg = message(check_shape, "rnn_forward", np.zeros((3, 2, 4)), (2, 3, 4))
+    assert "expected shape (2, 3, 4), got (3, 2, 4)" in msg
+    assert "time-major" in msg  # same sizes in another order: the message suspects a transpose
+    assert "no shape" in message(check_shape, "f", [1, 2], (2,))
+
+
+def test_check_close_reports_largest_error_and_index():
+    expected = np.arange(6.0).reshape(2, 3)
+    got = expected.copy()
+    got[1, 2] += 0.5
+    msg = message(check_close, "h_t", got, expected)
+    assert "1 of 6 entries differ" in msg
+    assert "index (1, 2)" in msg and "expected 5, got 5.5" in msg
+    check_close("h_t", expected + 1e-12, expected)
+
+
+def test_check_close_names_a_matching_mistake():
+    x = np.linspace(-2, 2, 7)
+    mistakes = {"used sigmoid instead of tanh": lambda: 1 / (1 + np.exp(-x)),
+                "forgot the activation": x}
+    msg = message(check_close, "rnn_step_forward", 1 / (1 + np.exp(-x)), np.tanh(x),
+                  mistakes=mistakes)
+    assert "matches a common mistake: used sigmoid instead of tanh" in msg
+    assert diagnose(x, mistakes) == "forgot the activation"
+    assert diagnose(np.tanh(x), mistakes) is None
+
+
+def test_check_close_rejects_nan_none_torch_and_wrong_shapes():
+    import torch
+
+    assert "NaN or infinite" in message(check_close, "softmax", [np.nan, 1.0], [0.5, 0.5])
+    assert "forget to `return`" in message(check_close, "f", None, [1.0])
+    assert "PyTorch" in message(check_close, "f", torch.zeros(2), [0.0, 0.0])
+    assert "expected shape (2,), got (3,)" in message(check_close, "f", np.zeros(3), np.zeros(2))
+
+
+def test_check_close_cannot_be_fooled_by_an_object_equal_to_everything():
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+        __array_priority__ = 1000
+
+    assert "not an array of numbers" in message(check_close, "f", Liar(), [1.0])
+
+
+def test_check_close_ignores_a_patched_numpy(monkeypatch):
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "abs", lambda x: np.zeros_like(x))
+    assert "differ" in message(check_close, "f", [1.0], [2.0])
+
+
+def test_check_equal_with_mistakes_and_types():
+    check_equal("n", 3, 3)
+    check_equal("n", np.int64(3), 3)
+    check_equal("v", np.array([1, 2]), np.array([1, 2]))
+    msg = message(check_equal, "vocab", ["a"], ["<unk>", "a"], mistakes={"no unknown token": ["a"]})
+    assert "matches a common mistake: no unknown token" in msg
+    assert "expected a list" in message(check_equal, "v", (1, 2), [1, 2])
+    assert "first at index (1,)" in message(check_equal, "v", np.array([1, 5]), np.array([1, 2]))
+
+
+def test_check_raises():
+    def bad(x):
+        raise ValueError("index out of range 0..3")
+
+    check_raises("f", bad, ValueError, 1, match="range")
+    assert "does not mention" in message(check_raises, "f", bad, ValueError, 1, match="integer")
+    assert "expected ValueError, got KeyError" in message(
+        check_raises, "f", lambda: {}["x"], ValueError)
+    assert "returned normally" in message(check_raises, "f", lambda: 1, ValueError)
+
+
+def test_check_no_library_finds_calls_and_imports():
+    import torch  # noqa: F401  (used by the functions under test)
+
+    def uses_torch(x):
+        return torch.nn.functional.one_hot(x)
+
+    def imports_inside(x):
+        from torch.nn import functional as F
+        return F.one_hot(x)
+
+    def clean(x):
+        return np.eye(3)[x]
+
+    check_no_library("clean", clean, ["torch", "one_hot"])
+    assert "uses one_hot, torch" in message(check_no_library, "f", uses_torch, ["torch", "one_hot"])
+    assert "torch" in message(check_no_library, "f", imports_inside, ["torch"])
+
+
+def test_seed_all_is_reproducible_and_fresh_without_a_seed():
+    import torch
+
+    a = utils.seed_all(3).standard_normal(4)
+    t1 = torch.rand(2)
+    b = utils.seed_all(3).standard_normal(4)
+    t2 = torch.rand(2)
+    np.testing.assert_array_equal(a, b)
+    assert torch.equal(t1, t2)
+    assert not np.array_equal(utils.seed_all(None).random(4), utils.seed_all(None).random(4))
+
+
+def test_choose_follows_nbgrader_execution(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert utils.choose(full=100, fast=5) == 100 and not utils.is_grading()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert utils.choose(full=100, fast=5) == 5 and utils.grading_mode() == "autograde"
+    assert utils.device().type in ("cpu", "cuda")

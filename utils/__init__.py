@@ -1,0 +1,49 @@
+"""The course library: what the notebooks share.
+
+- :mod:`utils.checks`    student-facing checks whose failures say what is wrong and where to look
+- :mod:`utils.gradcheck` numerical gradients and relative errors
+- :mod:`utils.seeding`   the one seeding helper of the course
+- :mod:`utils.env`       grading mode (``NBGRADER_EXECUTION``) and the PyTorch device
+- :mod:`utils.plotting`  one plotting style for every figure
+- :mod:`utils.data`      offline data: every text and toy data set is generated or shipped here
+- :mod:`utils.torch_ref` independent references built on ``torch.nn`` modules with copied weights
+"""
+
+import warnings as _warnings
+
+# nbgrader gives 0 to a test cell that writes to stderr, so known harmless library warnings are
+# silenced here, at their source, once for every notebook that imports the course library.
+_warnings.filterwarnings("ignore", category=DeprecationWarning)
+_warnings.filterwarnings("ignore", message=".*NumPy.*", category=UserWarning)
+_warnings.filterwarnings("ignore", message=".*Matplotlib.*")
+
+from .checks import (  # noqa: E402
+    CheckFailure,
+    check_close,
+    check_equal,
+    check_no_library,
+    check_raises,
+    check_shape,
+    diagnose,
+)
+from .env import choose, device, grading_mode, is_grading  # noqa: E402
+from .gradcheck import check_gradient, numerical_gradient, rel_error  # noqa: E402
+from .seeding import seed_all  # noqa: E402
+
+__all__ = [
+    "CheckFailure",
+    "check_close",
+    "check_equal",
+    "check_gradient",
+    "check_no_library",
+    "check_raises",
+    "check_shape",
+    "choose",
+    "device",
+    "diagnose",
+    "grading_mode",
+    "is_grading",
+    "numerical_gradient",
+    "rel_error",
+    "seed_all",
+]

@@ -1,0 +1,232 @@
+"""Checks for the notebooks' tests. Each failure says what was expected, what came back, where they
+differ and what to look at, so that a failing test teaches.
+
+Every check raises :class:`CheckFailure` (an ``AssertionError``), which nbgrader counts as a failed
+test; its message is what the student reads.
+
+The NumPy functions used here are bound when this module is imported, so a notebook that later
+replaces ``np.allclose`` or ``np.abs`` cannot change what these checks decide.
+"""
+
+import ast
+import inspect
+import textwrap
+
+import numpy as np
+
+# Bound at import time: see the module docstring.
+_asarray = np.asarray
+_abs = np.abs
+_isfinite = np.isfinite
+_argmax = np.argmax
+_unravel = np.unravel_index
+_count = np.count_nonzero
+_array_equal = np.array_equal
+_float64 = np.float64
+
+
+class CheckFailure(AssertionError):
+    """A test failed; the message explains what is wrong and where to look."""
+
+
+def _fail(name, lines, hint=None):
+    text = [f"{name}:"] + [f"  {line}" for line in lines]
+    if hint:
+        text.append(f"  Hint: {hint}")
+    raise CheckFailure("\n".join(text))
+
+
+def _as_numbers(name, value, what="your result"):
+    """Convert to a float64 array, or fail with a message that names the type that came back."""
+    if value is None:
+        _fail(name, [f"{what} is None: did the function forget to `return` its result?"])
+    if type(value).__module__.startswith("torch"):
+        _fail(name, [f"{what} is a {type(value).__name__} from PyTorch; this exercise works in "
+                     "NumPy, so return a NumPy array."])
+    try:
+        arr = _asarray(value, dtype=_float64)
+    except (TypeError, ValueError):
+        _fail(name, [f"{what} has type {type(value).__name__}, which is not an array of numbers."])
+    return arr
+
+
+def _fmt(x):
+    return np.array2string(_asarray(x), precision=6, threshold=12, edgeitems=3)
+
+
+def check_shape(name, value, expected_shape, hint=None):
+    """Fail unless ``value`` has ``expected_shape`` (a tuple; ``None`` entries match anything)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        _fail(name, [f"expected an array of shape {tuple(expected_shape)}, "
+                     f"got a {type(value).__name__} with no shape."], hint)
+    shape = tuple(shape)
+    expected_shape = tuple(expected_shape)
+    ok = len(shape) == len(expected_shape) and all(
+        e is None or e == s for s, e in zip(shape, expected_shape, strict=True))
+    if not ok:
+        lines = [f"expected shape {expected_shape}, got {shape}."]
+        if sorted(shape) == sorted(e for e in expected_shape if e is not None) and shape:
+            lines.append("The sizes are right but in another order: is something transposed, or "
+                         "are time and batch swapped? (sequences are time-major: (T, N, D))")
+        _fail(name, lines, hint)
+
+
+def diagnose(got, mistakes, atol=1e-6, rtol=1e-5):
+    """Name the first mistaken variant that ``got`` matches, or return ``None``.
+
+    ``mistakes`` maps a description of a mistake ("used sigmoid instead of tanh") to what the
+    function returns when it makes that mistake (an array, or a zero-argument callable that
+    computes it, so that costly variants are only computed when needed).
+    """
+    try:
+        got = _asarray(got, dtype=_float64)
+    except (TypeError, ValueError):
+        return None
+    for description, variant in (mistakes or {}).items():
+        try:
+            if callable(variant):
+                variant = variant()
+            variant = _asarray(variant, dtype=_float64)
+        except Exception:  # a variant that cannot be computed for this input is not a match
+            continue
+        if variant.shape != got.shape:
+            continue
+        if _count(_abs(got - variant) > atol + rtol * _abs(variant)) == 0:
+            return description
+    return None
+
+
+def check_close(name, got, expected, *, atol=1e-8, rtol=1e-6, mistakes=None, hint=None):
+    """Fail unless ``got`` equals ``expected`` within ``|got - expected| <= atol + rtol*|expected|``.
+
+    On failure the message gives the shape, the largest error and its index, how many entries
+    differ, and, when ``got`` matches one of ``mistakes`` (see :func:`diagnose`), names the mistake.
+    """
+    expected = _as_numbers(name, expected, "the reference")
+    got = _as_numbers(name, got)
+    if got.shape != expected.shape:
+        matched = diagnose(got, mistakes, atol=max(atol, 1e-6), rtol=max(rtol, 1e-5))
+        lines = [f"expected shape {expected.shape}, got {got.shape}."]
+        if matched:
+            lines.append(f"Your result matches a common mistake: {matched}.")
+        _fail(name, lines, hint)
+    bad_numbers = ~_isfinite(got)
+    if _count(bad_numbers):
+        idx = tuple(int(i) for i in _unravel(_argmax(bad_numbers), got.shape)) if got.ndim else ()
+        _fail(name, [f"{_count(bad_numbers)} entries are NaN or infinite (first at index {idx}).",
+                     "Look for a division by zero, a log of 0, or an exp that overflows."], hint)
+    err = _abs(got - expected)
+    too_far = err > atol + rtol * _abs(expected)
+    if _count(too_far) == 0:
+        return
+    idx = tuple(int(i) for i in _unravel(_argmax(err), err.shape)) if err.ndim else ()
+    lines = [
+        f"{_count(too_far)} of {err.size} entries differ from the reference "
+        f"(tolerance {atol:g} + {rtol:g}*|expected|).",
+        f"Largest error {float(err[idx]):.3g} at index {idx}: "
+        f"expected {float(expected[idx]):.6g}, got {float(got[idx]):.6g}.",
+    ]
+    if err.size <= 12:
+        lines += [f"expected: {_fmt(expected)}", f"got:      {_fmt(got)}"]
+    matched = diagnose(got, mistakes, atol=max(atol, 1e-6), rtol=max(rtol, 1e-5))
+    if matched:
+        lines.append(f"Your result matches a common mistake: {matched}.")
+    _fail(name, lines, hint)
+
+
+def _matching_mistake(got, mistakes):
+    for description, variant in (mistakes or {}).items():
+        try:
+            variant = variant() if callable(variant) else variant
+            if type(variant) is type(got) and variant == got:
+                return description
+        except Exception:  # a variant that cannot be computed or compared is not a match
+            continue
+    return None
+
+
+def check_equal(name, got, expected, hint=None, mistakes=None):
+    """Fail unless ``got == expected`` exactly (integers, indices, lists, strings, shapes).
+
+    ``mistakes`` maps descriptions of mistakes to what they return (non-array values, compared
+    with ``==``); a matching one is named in the message.
+    """
+    if not isinstance(expected, np.ndarray) and not isinstance(got, np.ndarray):
+        matched = None if got == expected else _matching_mistake(got, mistakes)
+        if matched:
+            _fail(name, [f"expected {expected!r}, got {got!r}.",
+                         f"Your result matches a common mistake: {matched}."], hint)
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        got_arr = _asarray(got)
+        expected = _asarray(expected)
+        if got_arr.shape != expected.shape:
+            _fail(name, [f"expected shape {expected.shape}, got {got_arr.shape}."], hint)
+        if not _array_equal(got_arr, expected):
+            diff = got_arr != expected
+            idx = tuple(int(i) for i in _unravel(_argmax(diff), diff.shape)) if diff.ndim else ()
+            _fail(name, [f"{_count(diff)} of {diff.size} entries differ; first at index {idx}: "
+                         f"expected {expected[idx]!r}, got {got_arr[idx]!r}."], hint)
+        return
+    if type(got) is not type(expected) and not (
+            isinstance(got, (int, np.integer)) and isinstance(expected, (int, np.integer))):
+        _fail(name, [f"expected a {type(expected).__name__} ({expected!r}), "
+                     f"got a {type(got).__name__} ({got!r})."], hint)
+    if got != expected:
+        _fail(name, [f"expected {expected!r}, got {got!r}."], hint)
+
+
+def check_raises(name, func, exception, *args, match=None, hint=None, **kwargs):
+    """Fail unless ``func(*args, **kwargs)`` raises ``exception`` (whose message contains ``match``)."""
+    try:
+        func(*args, **kwargs)
+    except exception as err:
+        if match is not None and match.lower() not in str(err).lower():
+            _fail(name, [f"raised {exception.__name__} as it should, but its message "
+                         f"{str(err)!r} does not mention {match!r}."], hint)
+        return
+    except Exception as err:
+        _fail(name, [f"expected {exception.__name__}, got {type(err).__name__}: {err}"], hint)
+    _fail(name, [f"expected {exception.__name__} to be raised, but the call returned normally."],
+          hint)
+
+
+def _dotted_names(tree):
+    """Every dotted name in the code (``torch.nn.RNN``, ``F.one_hot``) and every imported module."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parts = []
+            while isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+                node = node.value
+            if isinstance(node, ast.Name):
+                parts.append(node.id)
+            names.add(".".join(reversed(parts)))
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def check_no_library(name, func, forbidden):
+    """Fail if the source of ``func`` uses any of ``forbidden`` (module or attribute names).
+
+    The exercises re-implement what libraries provide; calling the library instead earns no
+    points. ``forbidden`` holds names such as ``"torch"`` or ``"one_hot"``: a use matches when any
+    dotted part of a name in the code equals an entry, or the dotted name starts with it.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        _fail(name, ["its source code could not be read; define it with `def` in the notebook."])
+    used = _dotted_names(ast.parse(source))
+    parts = {p for n in used for p in n.split(".")}
+    found = sorted(f for f in forbidden if f in parts or any(n.startswith(f + ".") for n in used))
+    if found:
+        _fail(name, [f"uses {', '.join(found)}: this exercise asks you to implement it yourself "
+                     "with NumPy, so a library call earns no points here."])
