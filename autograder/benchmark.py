@@ -14,6 +14,8 @@ and, with ``--students N``, a class of N copies of the solution graded with ``--
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +52,27 @@ def time_grading(assignment, students, workers):
     return seconds
 
 
+def time_plain_nbgrader(assignment, students):
+    """Seconds for nbgrader alone, one submission after another: ``nbgrader autograde`` then
+    ``nbgrader generate_feedback`` in a course folder holding the same class."""
+    source = notebooks.read(course.source_notebook(assignment))
+    rel = classes.release_nb(assignment)
+    solved = notebooks.student_submission(source, rel)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copy(course.ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+        shutil.copytree(course.SOURCE_DIR / assignment, root / "solutions" / assignment)
+        for k in range(students):
+            notebooks.write(solved, root / "submitted" / f"s{k:03d}" / assignment / f"{assignment}.ipynb")
+        run = [sys.executable, "-m", "nbgrader"]
+        quiet = {"cwd": root, "capture_output": True, "check": True}
+        subprocess.run(run + ["generate_assignment", assignment, "--force"], **quiet)
+        start = time.perf_counter()
+        subprocess.run(run + ["autograde", assignment, "--force"], **quiet)
+        subprocess.run(run + ["generate_feedback", assignment, "--force"], **quiet)
+        return time.perf_counter() - start
+
+
 def main(assignments=None, students=0, workers=None):
     workers = workers or os.cpu_count() or 1
     print(f"machine: {_machine()}")
@@ -59,7 +82,10 @@ def main(assignments=None, students=0, workers=None):
         one = time_grading(a, 1, 1)
         print(f"{a:<26}{full:>14.1f} s{fast:>12.1f} s{one:>18.1f} s", flush=True)
         if students:
+            plain = time_plain_nbgrader(a, students)
             seq = time_grading(a, students, 1)
             par = time_grading(a, students, workers)
-            print(f"  {students} submissions: {seq:.1f} s with --workers 1, {par:.1f} s with "
-                  f"--workers {workers} ({seq / par:.2f}x)", flush=True)
+            print(f"  {students} submissions: plain nbgrader autograde + generate_feedback "
+                  f"{plain:.1f} s; python -m autograder grade --workers 1 {seq:.1f} s, "
+                  f"--workers {workers} {par:.1f} s ({plain / par:.2f}x faster than plain "
+                  "nbgrader)", flush=True)

@@ -68,9 +68,11 @@ def judge(expectations, outcomes):
             failed = [f"{t['grade_id']}: {t['message'][:300]}" for t in o.tests
                       if t["kind"] == "test" and (t["auto_score"] or 0) < t["max_score"]]
             errors = o.error_cells if e.kind == "solution" else []
-            verdicts.append((e, full and not errors, f"{o.auto_score:g}/{o.auto_max_score:g}"
+            verdicts.append((e, full and not errors and not o.integrity,
+                             f"{o.auto_score:g}/{o.auto_max_score:g}"
                              + ("" if full else " — failed " + " | ".join(failed))
-                             + (" — cells raised: " + " | ".join(errors) if errors else "")))
+                             + (" — cells raised: " + " | ".join(errors) if errors else "")
+                             + (" — flagged: " + " | ".join(o.integrity) if o.integrity else "")))
         elif e.kind == "release":
             verdicts.append((e, o.auto_score == 0, f"{o.auto_score:g}/{o.auto_max_score:g}"))
         elif e.kind == "mistake":

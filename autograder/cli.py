@@ -10,6 +10,16 @@ from pathlib import Path
 from . import course
 
 
+def _shard(text):
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 1/3, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"shard {k}/{n}: K must be between 1 and N")
+    return k, n
+
+
 def _formatter(prog):
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -18,10 +28,12 @@ def cmd_grade(args):
     from . import grading, intake
 
     try:
+        limits = grading.Limits(cell_timeout=args.timeout, memory_mb=args.memory,
+                                output_bytes=args.max_output)
         outcomes, problems = grading.grade(
             args.submissions, args.out, assignments=args.assignment, db_url=args.db,
-            cell_timeout=args.timeout, workers=args.workers, memory_mb=args.memory,
-            progress=not args.quiet, keep_scratch=args.keep_scratch)
+            limits=limits, workers=args.workers, progress=not args.quiet,
+            keep_scratch=args.keep_scratch, force=args.force, shard=args.shard)
     except (intake.IntakeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -48,7 +60,7 @@ def cmd_demo(args):
         assignment = classes.demo_class(tmp)
         print(f"Demo class of {assignment}: alice handed in the full solution, bob the untouched "
               "release,\ncarol a solution with one planted mistake, dave a file damaged in upload.\n")
-        outcomes, _ = grading.grade(tmp, args.out, cell_timeout=args.timeout,
+        outcomes, _ = grading.grade(tmp, args.out, limits=grading.Limits(cell_timeout=args.timeout),
                                     workers=args.workers, progress=not args.quiet)
     print(grading.format_table(outcomes))
     print(f"\ngrades: {Path(args.out) / 'grades.csv'}   feedback: {Path(args.out) / 'feedback'}")
@@ -72,7 +84,8 @@ def cmd_check(args):
         with tempfile.TemporaryDirectory() as tmp:
             cls = Path(tmp) / "class"
             expectations = classes.self_check_class(name, cls)
-            outcomes, _ = grading.grade(cls, Path(tmp) / "out", cell_timeout=args.timeout,
+            outcomes, _ = grading.grade(cls, Path(tmp) / "out",
+                                        limits=grading.Limits(cell_timeout=args.timeout),
                                         workers=args.workers, progress=not args.quiet,
                                         feedback=False)
         print(f"\n{name}")
@@ -145,8 +158,14 @@ def build_parser():
                    help="time limit of each notebook cell (default 60)")
     g.add_argument("--workers", type=int, default=None,
                    help="submissions graded at once (default: the number of cores)")
-    g.add_argument("--memory", type=int, default=None, metavar="MB",
-                   help="memory limit of each student kernel in MB (default: none)")
+    g.add_argument("--memory", type=int, default=2048, metavar="MB",
+                   help="memory limit of each student kernel in MB; 0 for none (default 2048)")
+    g.add_argument("--max-output", type=int, default=1_000_000, metavar="CHARS",
+                   help="characters a notebook may print before the rest is dropped (default 1e6)")
+    g.add_argument("--force", action="store_true",
+                   help="regrade everything (default: skip submissions unchanged since graded)")
+    g.add_argument("--shard", type=_shard, metavar="K/N",
+                   help="grade only shard K of N of the students (several machines, one --db)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--keep-scratch", action="store_true", help="keep the scratch folders (debugging)")
     g.set_defaults(func=cmd_grade)
@@ -219,5 +238,6 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: grades already merged into the gradebook are kept", file=sys.stderr)
+        print("interrupted: the submissions graded so far are in the gradebook; run the same "
+              "command again to grade the rest", file=sys.stderr)
         return 130

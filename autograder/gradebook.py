@@ -78,10 +78,12 @@ def _scores(db_url, student_id, assignment):
 
 
 def fill_scores(outcome, db_url):
+    """Copy the submission's scores from the gradebook into ``outcome``; None if it has none."""
     scores = _scores(db_url, outcome.student_id, outcome.assignment)
     if scores:
         (outcome.score, outcome.max_score, outcome.auto_score, outcome.auto_max_score,
          outcome.manual_pending) = scores
+    return scores
 
 
 def fill_previous(outcome, db_url):

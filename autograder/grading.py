@@ -9,6 +9,7 @@ gradebook and ``out`` (a single writer), so parallel workers never contend for t
 """
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -18,13 +19,23 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import course, gradebook, intake, notebooks, release
 
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use while it is graded."""
+
+    cell_timeout: int = 60  # seconds per cell (nbgrader's Execute.timeout)
+    memory_mb: int = 2048  # address space of the student's kernel; 0 for none
+    output_bytes: int = 1_000_000  # characters the notebook may print in all; 0 for no limit
+
+
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
-               "status", "problems"]
+               "status", "problems", "integrity"]
 
 
 @dataclass
@@ -42,6 +53,7 @@ class Outcome:
     problems: list = field(default_factory=list)
     tests: list = field(default_factory=list)  # per graded cell: grade_id, score, max, message
     error_cells: list = field(default_factory=list)  # cells (not only tests) that raised
+    integrity: list = field(default_factory=list)  # findings of the scan and the probe
 
     @property
     def graded(self):
@@ -57,40 +69,107 @@ def _template(assignment, workdir):
     return db, notebooks.read(path)
 
 
-def _run_worker(scratch, sub, cell_timeout, job_timeout, memory_mb, feedback):
+def _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
     job = {"scratch": str(scratch), "student_id": sub.student_id, "assignment": sub.assignment,
-           "cell_timeout": cell_timeout, "memory_mb": memory_mb, "feedback": feedback}
+           "cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
+           "output_bytes": limits.output_bytes, "feedback": feedback,
+           "release": str(release_path), "unreadable": [str(u) for u in unreadable],
+           "mplconfig": str(scratch.parent.parent / "mplconfig")}
     job_file = scratch / "job.json"
     job_file.write_text(json.dumps(job))
     env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)],
-                            cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True, text=True)
+    log = scratch / "worker.log"  # a file, not a pipe: a notebook's flood of output stays on disk
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)],
+                                cwd=scratch, stdout=log_file, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+    _RUNNING.add(proc)
     try:
-        output, _ = proc.communicate(timeout=job_timeout)
+        proc.wait(timeout=job_timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+        _kill(proc)
         return None, (f"grading took longer than {job_timeout} s in all and was stopped "
                       "(an endless loop outside any single cell's limit?)")
     finally:
-        try:  # the kernel and anything the student started share the worker's process group
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(proc)  # the kernel and anything it started share the worker's process group
+        _RUNNING.discard(proc)
     result_file = scratch / "result.json"
     if not result_file.exists():
+        with open(log, "rb") as f:
+            f.seek(max(0, log.stat().st_size - 600))
+            output = f.read().decode("utf-8", "replace")
         return None, ("the grading process ended without a result (exit code "
-                      f"{proc.returncode}): {output.strip()[-600:]}")
+                      f"{proc.returncode}): {output.strip()}")
     return json.loads(result_file.read_text()), ""
 
 
-def _explain(result, cell_timeout):
+def _font_cache(folder):
+    """Build matplotlib's font cache once for all kernels of this run (it takes seconds)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
+                   env=dict(os.environ, MPLCONFIGDIR=str(folder)), capture_output=True)
+
+
+_RUNNING = set()  # worker processes in flight, killed on Ctrl-C
+
+
+def _kill(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def in_shard(student_id, k, n):
+    """Whether a student belongs to shard k of n (1-based); stable across machines and runs."""
+    digest = hashlib.sha256(student_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n == k - 1
+
+
+def _cache_key(notebook, assignment, limits, feedback):
+    h = hashlib.sha256()
+    h.update(Path(notebook).read_bytes())
+    h.update(course.source_notebook(assignment).read_bytes())
+    h.update(repr((limits, feedback)).encode())
+    return h.hexdigest()
+
+
+def _done_file(out, sub):
+    return out / ".autograder" / "done" / f"{sub.student_id}__{sub.assignment}.json"
+
+
+def _cached(out, sub, key, db_url):
+    """The outcome of an identical earlier grading, if it is still in the gradebook."""
+    path = _done_file(out, sub)
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("key") != key:
+        return None
+    outcome = Outcome(**saved["outcome"])
+    if gradebook.fill_scores(outcome, db_url) is None:  # the gradebook no longer has it
+        return None
+    return outcome
+
+
+def _remember(out, outcome, key):
+    path = _done_file(out, outcome)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "outcome": asdict(outcome)}))
+    os.replace(tmp, path)
+
+
+def _explain(result, limits):
     """Problems an instructor should know, read from the worker's result."""
     problems = []
     msgs = " ".join([c["message"] for c in result["cells"]] + result.get("error_cells", []))
     if "CellTimeoutError" in msgs or "Timeout" in result.get("error", ""):
-        problems.append(f"a cell ran longer than the {cell_timeout} s limit and was stopped")
+        problems.append(f"a cell ran longer than the {limits.cell_timeout} s limit and was stopped")
+    if any("printed more than" in r for r in result.get("integrity", [])):
+        problems.append(f"the notebook printed more than {limits.output_bytes} characters; the "
+                        "rest of its output was dropped")
     if "MemoryError" in msgs:
         problems.append("the notebook ran out of memory (MemoryError) under the kernel's limit")
     if "DeadKernelError" in result.get("error", "") or "Kernel died" in result.get("error", ""):
@@ -98,11 +177,16 @@ def _explain(result, cell_timeout):
     return problems
 
 
-def grade(submissions, out, assignments=None, db_url=None, cell_timeout=60, workers=None,
-          memory_mb=None, progress=True, keep_scratch=False, feedback=True):
+def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), workers=None,
+          progress=True, keep_scratch=False, feedback=True, force=False, shard=None):
     """Grade every submission under ``submissions`` (a folder or a zip) into ``out``.
 
     feedback: write the feedback pages (the self-check turns it off: it reads scores only).
+    force: regrade submissions already graded into ``out`` (by default a submission whose notebook,
+        assignment source and limits are unchanged since it was graded is not graded again, so an
+        interrupted run resumes where it stopped).
+    shard: ``(k, n)`` grades only the students of shard k of n (1-based), for several machines
+        sharing one gradebook (``db_url``).
     Returns ``(outcomes, intake_problems)``. Raises :class:`intake.IntakeError` when the
     submissions cannot be read at all.
     """
@@ -123,15 +207,21 @@ def grade(submissions, out, assignments=None, db_url=None, cell_timeout=60, work
         present = sorted({d.name for s in root.iterdir() if s.is_dir() for d in s.iterdir()
                           if d.is_dir() and d.name in known}) if root.is_dir() else []
         subs, problems = intake.collect(root, requested or present, known, bool(requested))
+        if shard:
+            subs = [s for s in subs if in_shard(s.student_id, *shard)]
         if not subs and not problems:
             problems.append(f"no submissions found under {submissions} (expected "
                             "<student_id>/<assignment>/<notebook>.ipynb)")
         templates = {a: _template(a, workdir) for a in sorted({s.assignment for s in subs})}
+        # what a student's kernel may not read: the course's sources, every scratch folder but
+        # its own, the submissions as handed in, and the output folder with the gradebook
+        unreadable = [course.SOURCE_DIR, workdir, Path(submissions).resolve(), out]
         releases = {a: t[1] for a, t in templates.items()}
         for a in known:
             if a not in releases and course.release_notebook(a).exists():
                 releases[a] = notebooks.read(course.release_notebook(a))
         gradebook.write_course_config(out)
+        _font_cache(workdir / "mplconfig")
 
         outcomes, jobs = [], []
         for sub in subs:
@@ -142,25 +232,42 @@ def grade(submissions, out, assignments=None, db_url=None, cell_timeout=60, work
             if sub.fatal:
                 outcomes.append(_not_graded(sub, db_url))
                 continue
+            key = _cache_key(nb_dest, sub.assignment, limits, feedback)
+            done = None if force else _cached(out, sub, key, db_url)
+            if done is not None:
+                outcomes.append(done)
+                continue
             shutil.copy(templates[sub.assignment][0], scratch / "gradebook.db")
-            jobs.append((sub, scratch))
+            jobs.append((sub, scratch, key))
 
         n_cells = {a: sum(c.cell_type == "code" for c in nb.cells) for a, nb in releases.items()}
         bar = _progress(len(jobs), progress)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = {
-                pool.submit(_run_worker, scratch, sub, cell_timeout,
-                            120 + cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
-                            memory_mb, feedback): (sub, scratch)
-                for sub, scratch in jobs
+                pool.submit(_run_worker, scratch, sub, limits,
+                            120 + limits.cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
+                            feedback, workdir / "templates" / sub.assignment / "release"
+                            / sub.assignment / f"{sub.assignment}.ipynb", unreadable):
+                (sub, scratch, key)
+                for sub, scratch, key in jobs
             }
             for fut in as_completed(futures):
-                sub, scratch = futures[fut]
+                sub, scratch, key = futures[fut]
                 result, error = fut.result()
-                outcome = _finish(sub, scratch, result, error, out, db_url, cell_timeout, feedback)
+                outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback)
+                if outcome.graded:
+                    _remember(out, outcome, key)
                 outcomes.append(outcome)
                 bar.update(1, failed=not outcome.graded)
-        bar.close()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(_RUNNING):
+                _kill(proc)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            bar.close()
         outcomes.sort(key=lambda o: (o.student_id, o.assignment))
         write_grades_csv(out / "grades.csv", outcomes, db_url)
         write_report(out / "report.txt", outcomes, problems)
@@ -178,7 +285,7 @@ def _not_graded(sub, db_url):
     return o
 
 
-def _finish(sub, scratch, result, error, out, db_url, cell_timeout, feedback):
+def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     """Merge one worker's result into the gradebook and ``out`` (called by the single writer)."""
     o = Outcome(sub.student_id, sub.assignment, "graded", problems=list(sub.problems))
     if result is None or not result.get("autograde_ok") or not result["cells"]:
@@ -186,10 +293,11 @@ def _finish(sub, scratch, result, error, out, db_url, cell_timeout, feedback):
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
         o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
         if result:
-            o.problems += _explain(result, cell_timeout)
+            o.problems += _explain(result, limits)
         gradebook.fill_previous(o, db_url)
         return o
-    o.problems += _explain(result, cell_timeout)
+    o.problems += _explain(result, limits)
+    o.integrity = result.get("integrity", [])
     o.tests = result["cells"]
     o.error_cells = result.get("error_cells", [])
     gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
@@ -234,7 +342,7 @@ def write_grades_csv(path, outcomes, db_url):
         for o in outcomes:
             writer.writerow([o.student_id, o.assignment, f"{o.score:g}", f"{o.max_score:g}",
                              f"{o.auto_score:g}", f"{o.auto_max_score:g}", o.status,
-                             "; ".join(o.problems)])
+                             "; ".join(o.problems), "; ".join(o.integrity)])
     os.replace(tmp, path)
 
 
@@ -246,6 +354,7 @@ def write_report(path, outcomes, intake_problems):
         lines.append(f"{o.student_id} / {o.assignment}: {o.status}, "
                      f"{o.score:g} of {o.max_score:g} points")
         lines += [f"  - {p}" for p in o.problems]
+        lines += [f"  ! integrity: {f}" for f in o.integrity]
         failed = [t for t in o.tests if t["kind"] == "test" and t["auto_score"] is not None
                   and t["auto_score"] < t["max_score"]]
         for t in failed:
@@ -263,7 +372,7 @@ def format_table(outcomes):
     """A readable table of outcomes for the terminal."""
     rows = [("student", "assignment", "tests", "by hand", "total", "status", "note")]
     for o in outcomes:
-        note = o.problems[0] if o.problems else ""
+        note = ("INTEGRITY: " + o.integrity[0]) if o.integrity else (o.problems[0] if o.problems else "")
         hand_max = o.max_score - o.auto_max_score
         hand = (f"{o.score - o.auto_score:g}/{hand_max:g}" + (" (to do)" if o.manual_pending else "")
                 if hand_max else "-")

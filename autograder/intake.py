@@ -170,6 +170,14 @@ def prepare(sub, release_nb, other_releases, dest):
         return False
 
     release_cells = notebooks.cells_by_id(release_nb)
+    nb, duplicated, retyped = _undo_cell_tampering(nb, release_cells)
+    if duplicated:
+        sub.problems.append(f"graded cells duplicated by the student were removed (the first copy "
+                            f"was kept): {', '.join(duplicated)}")
+    if retyped:
+        sub.problems.append(f"graded cells whose type the student changed were restored: "
+                            f"{', '.join(retyped)}")
+    ids = set(_grade_ids(nb))
     missing = [gid for gid in _grade_ids(release_nb, test_only=True) if gid not in ids]
     if missing:
         nb = restore_cells(nb, release_nb, missing)
@@ -185,6 +193,31 @@ def prepare(sub, release_nb, other_releases, dest):
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(dest))
     return True
+
+
+def _undo_cell_tampering(nb, release_cells):
+    """Drop second copies of graded cells; give graded cells back the type they have in the release
+    (a test cell turned into markdown would otherwise never run)."""
+    nb = notebooks.read_dict(nb)
+    seen, cells, duplicated, retyped = set(), [], [], []
+    for cell in nb.cells:
+        gid = notebooks.grade_id(cell)
+        if gid and gid in seen:
+            duplicated.append(gid)
+            continue
+        seen.add(gid)
+        original = release_cells.get(gid)
+        if original is not None and cell.cell_type != original.cell_type:
+            retyped.append(gid)
+            if original.cell_type == "code" and notebooks.is_solution(original):
+                fixed = nbformat.v4.new_code_cell(cell.source)  # keep the student's code
+                fixed.metadata = cell.metadata
+                cell = fixed
+            else:
+                cell = notebooks.read_dict(original)
+        cells.append(cell)
+    nb.cells = cells
+    return nb, duplicated, retyped
 
 
 def restore_cells(nb, release_nb, missing):

@@ -18,9 +18,10 @@ import os
 import sys
 from pathlib import Path
 
+import nbformat
 from traitlets.config import Config
 
-from . import notebooks
+from . import integrity, kernel, notebooks
 
 
 def _config(scratch, cell_timeout, autograded_dir="autograded"):
@@ -56,10 +57,60 @@ def _error_message(cell):
     return ""
 
 
-def public_copy(nb):
+def _probe_report(nb):
+    """What the probe cell printed, or None when it did not run to the end."""
+    for cell in reversed(nb.cells):
+        if cell.cell_type == "code" and cell.source.strip() == PROBE_SOURCE:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") if out.get("output_type") == "stream" else ""
+                for line in text.splitlines():
+                    if line.startswith(kernel.PROBE_MARK):
+                        return json.loads(line[len(kernel.PROBE_MARK):])
+            return None
+    return None
+
+
+def _integrity(nb, findings, result):
+    """Combine the code scan and the probe; decide which test cells' points are withheld."""
+    probe = _probe_report(nb)
+    notes = [f"{f.describe()} [{f.kind}]" for f in findings]
+    if probe is None:
+        notes.append("the integrity probe did not report: the notebook interfered with the "
+                     "kernel, or the kernel died before the end [review]")
+        probe = {"tampering": [], "refused": []}
+    notes += [f"at run time: {t} [cheat]" for t in probe["tampering"]]
+    notes += [f"refused at run time: {r} [review]" for r in probe["refused"]]
+    cheats = [f.cell for f in findings if f.kind == "cheat"]
+    if cheats or probe["tampering"]:
+        first = min(cheats) if cheats else 0  # tampering found only at run time: from the top
+        result["withheld"] = [notebooks.grade_id(c) for k, c in enumerate(nb.cells)
+                              if k > first and notebooks.is_test(c)]
+        if result["withheld"]:
+            notes.append("points withheld for the tests after "
+                         + (f"cell {first + 1}" if cheats else "the start") + ": "
+                         + ", ".join(result["withheld"]))
+    result["integrity"] = notes
+
+
+def _withhold(scratch, notebook, assignment, student, grade_ids):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gb:
+        for gid in grade_ids:
+            gb.find_grade(gid, notebook, assignment, student).auto_score = 0
+        gb.db.commit()
+
+
+def public_copy(nb, integrity_notes=()):
     """The autograded notebook as students may see it: hidden tests out, tracebacks cut to their
-    last line (a traceback quotes the lines of test code around the failure)."""
+    last line (a traceback quotes the lines of test code around the failure), the probe cell out,
+    and the integrity findings, if any, on top."""
     nb = notebooks.read_dict(nb)
+    nb.cells = [c for c in nb.cells if c.source.strip() != PROBE_SOURCE]
+    if integrity_notes:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+            "**Integrity review.** The grader found the following; an instructor will look at it.\n\n"
+            + "\n".join(f"- {n}" for n in integrity_notes)))
     for cell in nb.cells:
         if notebooks.is_test(cell):
             cell.source = notebooks.strip_hidden_tests(cell.source)
@@ -69,14 +120,33 @@ def public_copy(nb):
     return nb
 
 
-def install_kernel(scratch, memory_mb):
-    """Make ``python3`` mean :mod:`autograder.kernel` (ipykernel under limits) in this process."""
-    spec_dir = Path(scratch) / "jupyter" / "kernels" / "python3"
+PROBE_SOURCE = "__import__('autograder.kernel').kernel.probe()"
+
+
+def install_kernel(scratch, job):
+    """Make ``python3`` mean :mod:`autograder.kernel` (ipykernel under the guard) here.
+
+    The student's code may write only to its working folder and a scratch home, and may not read
+    the course's solutions, the gradebook (which holds the hidden tests) or the other submissions.
+    """
+    scratch = Path(scratch)
+    home = scratch / "home"
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    workdir = scratch / "autograded" / job["student_id"] / job["assignment"]
+    spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"],
         "display_name": "Python 3 (graded)", "language": "python",
-        "env": {"AUTOGRADER_MEMORY_MB": str(memory_mb or "")},
+        "env": {
+            "AUTOGRADER_MEMORY_MB": str(job.get("memory_mb") or ""),
+            "AUTOGRADER_OUTPUT_BYTES": str(job.get("output_bytes") or ""),
+            "AUTOGRADER_WRITABLE": os.pathsep.join([str(workdir), str(home), "/dev/null"]),
+            "AUTOGRADER_UNREADABLE": os.pathsep.join(job.get("unreadable", []) + [str(scratch)]),
+            "HOME": str(home), "TMPDIR": str(home / "tmp"),
+            "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
+            "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+        },
     }))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(Path(scratch) / "jupyter")] + [p for p in [os.environ.get("JUPYTER_PATH")] if p])
@@ -90,15 +160,25 @@ def grade(job):
     student, assignment = job["student_id"], job["assignment"]
     os.chdir(scratch)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    install_kernel(scratch, job.get("memory_mb"))
+    install_kernel(scratch, job)
+    submitted = scratch / "submitted" / student / assignment / f"{assignment}.ipynb"
+    sub_nb = notebooks.read(submitted)
+    findings = integrity.scan(sub_nb, notebooks.read(job["release"])) if job.get("release") else []
+    sub_nb.cells.append(nbformat.v4.new_code_cell(PROBE_SOURCE))  # runs last, after every test
+    notebooks.write(sub_nb, submitted)
+
     api = NbGraderAPI(config=_config(scratch, job["cell_timeout"]))
     res = api.autograde(assignment, student, force=True, create=True)
     result = {"autograde_ok": bool(res.get("success")), "log": res.get("log", "")[-4000:],
               "error": res.get("error", "")[-4000:] if res.get("error") else "",
-              "cells": [], "notebooks": [], "error_cells": []}
+              "cells": [], "notebooks": [], "error_cells": [], "integrity": [],
+              "withheld": []}
     autograded = scratch / "autograded" / student / assignment
     for path in sorted(autograded.glob("*.ipynb")):
         nb = notebooks.read(path)
+        _integrity(nb, findings, result)
+        if result["withheld"]:
+            _withhold(scratch, path.stem, assignment, student, result["withheld"])
         result["notebooks"].append(path.stem)
         for k, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and not notebooks.is_test(cell):
@@ -111,6 +191,8 @@ def grade(job):
                 if not meta.get("grade"):
                     continue
                 g = gb.find_grade(meta["grade_id"], path.stem, assignment, student)
+                if meta["grade_id"] in result["withheld"]:
+                    g.auto_score = 0
                 result["cells"].append({
                     "notebook": path.stem, "grade_id": meta["grade_id"],
                     "kind": "test" if notebooks.is_test(cell) else "written",
@@ -118,7 +200,8 @@ def grade(job):
                     "auto_score": None if g.auto_score is None else float(g.auto_score),
                     "message": _error_message(cell) if notebooks.is_test(cell) else "",
                 })
-        notebooks.write(public_copy(nb), scratch / "public" / student / assignment / path.name)
+        notebooks.write(public_copy(nb, result["integrity"]),
+                        scratch / "public" / student / assignment / path.name)
     if result["notebooks"] and job.get("feedback", True):
         fb_api = NbGraderAPI(config=_config(scratch, job["cell_timeout"], autograded_dir="public"))
         fres = fb_api.generate_feedback(assignment, student, force=True)

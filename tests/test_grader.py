@@ -186,3 +186,39 @@ def test_demo_runs_end_to_end(tmp_path):
     assert rows["alice"]["auto_score"] == rows["alice"]["auto_max_score"]
     assert rows["bob"]["auto_score"] == "0" and rows["dave"]["status"] == "failed"
     shutil.rmtree(tmp_path / "demo")
+
+
+def test_rerun_resumes_and_force_regrades(tmp_path, notebooks_01):
+    _, _, solved = notebooks_01
+    cls, out = tmp_path / "class", tmp_path / "out"
+    for s in ("a1", "a2"):
+        put(cls, s, solved)
+    assert run_cli("grade", cls, "--out", out, "--quiet").returncode == 0
+    shutil.rmtree(out / "autograded" / "a1")
+    assert run_cli("grade", cls, "--out", out, "--quiet").returncode == 0  # nothing changed
+    assert not (out / "autograded" / "a1").exists(), "an unchanged submission was graded again"
+    put(cls, "a2", notebooks.read_dict(solved))  # same content: still skipped
+    assert run_cli("grade", cls, "--out", out, "--quiet", "--force").returncode == 0
+    assert (out / "autograded" / "a1").exists(), "--force did not regrade"
+    rows = read_csv(out / "grades.csv")
+    assert rows["a1"]["auto_score"] == rows["a1"]["auto_max_score"] == rows["a2"]["auto_score"]
+
+
+def test_shards_share_one_gradebook(tmp_path, notebooks_01):
+    from autograder.grading import in_shard
+
+    _, _, solved = notebooks_01
+    cls = tmp_path / "class"
+    students = ["s1", "s2", "s3", "s4"]
+    for s in students:
+        put(cls, s, solved)
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    for k in (1, 2):
+        proc = run_cli("grade", cls, "--out", tmp_path / f"out{k}", "--db", db, "--shard", f"{k}/2",
+                       "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        assert set(read_csv(tmp_path / f"out{k}" / "grades.csv")) == {
+            s for s in students if in_shard(s, k, 2)}
+    with Gradebook(db) as gb:
+        assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == students
+    assert run_cli("grade", cls, "--out", tmp_path / "x", "--shard", "3/2").returncode == 2
