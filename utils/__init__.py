@@ -7,6 +7,12 @@
 - :mod:`utils.plotting`  one plotting style for every figure
 - :mod:`utils.data`      offline data: every text and toy data set is generated or shipped here
 - :mod:`utils.torch_ref` independent references built on ``torch.nn`` modules with copied weights
+- :mod:`utils.elman`     notebook 02: PyTorch references and mistake variants of the forward pass
+- :mod:`utils.numpy_rnn` the NumPy Elman RNN (forward and backward) that later notebooks build on,
+  with autograd references and mistake variants (exercises forbid importing it)
+- :mod:`utils.text`      character-level text data: vocabulary, encoding, time-major windows
+- :mod:`utils.gradients` notebook 04: Jacobians, spectral norms, mistake variants
+- :mod:`utils.tasks`     long-range dependency tasks reused from notebook 04 on
 """
 
 import warnings as _warnings
