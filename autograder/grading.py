@@ -291,6 +291,11 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     if result is None or not result.get("autograde_ok") or not result["cells"]:
         o.status = "failed"
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
+        text = reason + (result or {}).get("log", "")
+        if any(k in text for k in ("DeadKernel", "Kernel died", "kernel died")):
+            reason = ("the notebook's kernel died while running (it crashed, e.g. a segmentation "
+                      "fault in native code); nothing could be scored. Ask the student to run the "
+                      "notebook top to bottom and resubmit")
         o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
         if result:
             o.problems += _explain(result, limits)

@@ -128,28 +128,44 @@ def install_guard():
 
 
 def _cap_output(max_bytes):
-    """Stop printing after ``max_bytes`` characters on stdout and stderr together."""
+    """Stop printing after ``max_bytes`` characters on stdout and stderr together.
+
+    The cap is set on ipykernel's stream class, since the kernel may give each cell new streams.
+    """
     if not max_bytes:
         return
+    from ipykernel.iostream import OutStream
+
     budget = {"left": max_bytes, "noted": False}
-    for stream in (sys.stdout, sys.stderr):
-        write = stream.write
+    write = OutStream.write
 
-        def capped(text, _write=write):
-            n = len(text)
-            if budget["left"] >= n:
-                budget["left"] -= n
-                return _write(text)
-            if budget["left"] > 0:
-                _write(text[: budget["left"]])
-                budget["left"] = 0
-            if not budget["noted"]:
-                budget["noted"] = True
-                _state["events"].append(f"printed more than {max_bytes} characters")
-                sys.__stderr__.write("output limit reached\n")
-            return n
+    def capped(self, text):
+        if _state["busy"]:  # the probe's own report always gets through
+            return write(self, text)
+        n = len(text)
+        if budget["left"] >= n:
+            budget["left"] -= n
+            return write(self, text)
+        if budget["left"] > 0:
+            write(self, text[: budget["left"]])
+            budget["left"] = 0
+        if not budget["noted"]:
+            budget["noted"] = True
+            _state["events"].append(f"printed more than {max_bytes} characters")
+        return n
 
-        stream.write = capped
+    OutStream.write = capped
+
+    def drop_instance_writes(*args):
+        # IPython tees each cell's output by setting `write` on the stream instance and restores
+        # the bound method it found, which would hide the class-level cap: clear it before a cell.
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, OutStream):
+                vars(stream).pop("write", None)
+
+    ip = _ipython()
+    if ip is not None:
+        ip.events.register("pre_run_cell", drop_instance_writes)
 
 
 # What the probe compares: the identity of every public function of these modules, and of their

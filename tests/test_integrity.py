@@ -26,9 +26,11 @@ CHEATS = {
         "import utils\nutils.check_equal = lambda *a, **k: None\n"
         "def check_equal(*args, **kwargs):\n    pass\ncheck_close = check_equal",
         "redefines check_equal"),
-    "patch_checks_hidden": (  # the same patch, written so that no scan can read it
+    # the same patch, hidden from the scan: the test cells import their checks afresh, so it earns
+    # nothing, and exec() is flagged for review
+    "patch_checks_hidden": (
         "import utils\nexec(bytes.fromhex('" + b"check_equal = lambda *a, **k: None".hex()
-        + "').decode(), globals())", "at run time: replaced"),
+        + "').decode(), globals())", "calls exec()"),
     "liar_object": (
         "class Anything:\n    def __eq__(self, other):\n        return True\n"
         "def build_vocab(tokens, min_freq=1, unk='<unk>'):\n    return Anything()",
