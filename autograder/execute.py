@@ -22,7 +22,9 @@ def execute_in_place(path, timeout=600, grading_mode=None):
         os.environ["NBGRADER_EXECUTION"] = grading_mode
     try:
         start = time.perf_counter()
+        # ipykernel >= 7.3 warns at every start that its local TCP sockets are not encrypted
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"],
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
     finally:

@@ -11,18 +11,20 @@ gradebook and ``out`` (a single writer), so parallel workers never contend for t
 import csv
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import course, gradebook, intake, notebooks, release
+from . import course, gradebook, intake, notebooks, release, worker
 
 
 @dataclass(frozen=True)
@@ -77,29 +79,25 @@ def _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unrea
            "mplconfig": str(scratch.parent.parent / "mplconfig")}
     job_file = scratch / "job.json"
     job_file.write_text(json.dumps(job))
-    env = dict(os.environ, PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
-    log = scratch / "worker.log"  # a file, not a pipe: a notebook's flood of output stays on disk
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file)],
-                                cwd=scratch, stdout=log_file, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+    log = scratch / "worker.log"
+    proc = _start_worker(job_file, log)
     _RUNNING.add(proc)
     try:
-        proc.wait(timeout=job_timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        return None, (f"grading took longer than {job_timeout} s in all and was stopped "
-                      "(an endless loop outside any single cell's limit?)")
+        if not _wait(proc, job_timeout):
+            return None, (f"grading took longer than {job_timeout} s in all and was stopped "
+                          "(an endless loop outside any single cell's limit?)")
     finally:
-        _kill(proc)  # the kernel and anything it started share the worker's process group
+        _kill(proc)  # the kernel and anything it started share the worker's session
         _RUNNING.discard(proc)
     result_file = scratch / "result.json"
     if not result_file.exists():
-        with open(log, "rb") as f:
-            f.seek(max(0, log.stat().st_size - 600))
-            output = f.read().decode("utf-8", "replace")
+        output = ""
+        if log.exists():
+            with open(log, "rb") as f:
+                f.seek(max(0, log.stat().st_size - 600))
+                output = f.read().decode("utf-8", "replace")
         return None, ("the grading process ended without a result (exit code "
-                      f"{proc.returncode}): {output.strip()}")
+                      f"{_exit_code(proc)}): {output.strip()}")
     return json.loads(result_file.read_text()), ""
 
 
@@ -111,14 +109,56 @@ def _font_cache(folder):
 
 
 _RUNNING = set()  # worker processes in flight, killed on Ctrl-C
+_START_LOCK = threading.Lock()
+
+
+def _start_worker(job_file, log):
+    """Start the process that grades one job, in a session of its own.
+
+    Importing nbgrader takes seconds, longer than grading a notebook, so workers are forked from a
+    fork server that has imported it once: each is still a fresh process. multiprocessing runs the
+    program's main script again in each worker unless the program was started with ``python -m``
+    (the command line and pytest are); a plain script may not survive that, so it gets a new
+    interpreter per job instead.
+    """
+    main = sys.modules["__main__"]
+    by_name = getattr(getattr(main, "__spec__", None), "name", None) or not hasattr(main, "__file__")
+    if by_name and "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        with _START_LOCK:
+            ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"])
+            proc = ctx.Process(target=worker.run, args=(str(job_file), str(log)), daemon=False)
+            proc.start()
+        return proc
+    return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file), str(log)],
+                            cwd=job_file.parent, stdin=subprocess.DEVNULL,
+                            env=dict(os.environ, PYTHONPATH=str(course.ROOT)))
+
+
+def _wait(proc, timeout):
+    """Whether the worker ended within ``timeout`` seconds."""
+    if isinstance(proc, subprocess.Popen):
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    proc.join(timeout)
+    return not proc.is_alive()
+
+
+def _exit_code(proc):
+    return proc.returncode if isinstance(proc, subprocess.Popen) else proc.exitcode
 
 
 def _kill(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+    """Kill a worker, its kernel and anything they started (the worker's session)."""
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+    _wait(proc, None)
 
 
 def in_shard(student_id, k, n):

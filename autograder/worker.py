@@ -1,8 +1,10 @@
 """Grade ONE submission in its own scratch course directory, with nbgrader's real pipeline.
 
-Run as ``python -m autograder.worker JOB.json`` by :mod:`autograder.grading`, one process per
-submission, so that a notebook that crashes, hangs or exhausts memory harms nothing else. The job
-file names a scratch folder already laid out as an nbgrader course::
+:mod:`autograder.grading` runs :func:`run` in a process of its own per submission, forked
+from a fork server that has already imported nbgrader (importing it costs seconds, more than grading
+a notebook), so that a notebook that crashes, hangs or exhausts memory harms nothing else.
+``python -m autograder.worker JOB.json`` does the same by hand. The job file names a scratch folder
+already laid out as an nbgrader course::
 
     scratch/gradebook.db                                  copy of the assignment's template gradebook
     scratch/submitted/<student>/<assignment>/<nb>.ipynb   the submission
@@ -16,6 +18,7 @@ each test's name, points and message but not the hidden tests' code.
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -146,6 +149,8 @@ def install_kernel(scratch, job):
             "HOME": str(home), "TMPDIR": str(home / "tmp"),
             "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
             "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+            # one thread per kernel: kernels graded side by side would fight over the cores
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         },
     }))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
@@ -211,10 +216,35 @@ def grade(job):
     (scratch / "result.json").write_text(json.dumps(result, indent=1))
 
 
+def run(job_file, log_file):
+    """Grade one job as the grader's worker process: in a session of its own, so that the grader
+    can kill it together with the kernel it starts, with everything it prints going to
+    ``log_file`` (a file, not a pipe: a notebook's flood of output stays on disk)."""
+    try:
+        os.setsid()
+    except PermissionError:  # already a session's leader (started by hand from a shell)
+        pass
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    from . import course
+
+    # for the kernel this process starts: quiet warnings, and the course importable even when it
+    # is not installed
+    os.environ.update(PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
+    warnings.simplefilter("ignore")
+    grade(json.loads(Path(job_file).read_text()))
+
+
 def main(argv=None):
+    """``python -m autograder.worker JOB.json [LOG]``: grade one job (in a worker's session,
+    printing to LOG, when LOG is given)."""
     argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(Path(argv[0]).read_text())
-    grade(job)
+    if len(argv) > 1:
+        run(*argv[:2])
+    else:
+        grade(json.loads(Path(argv[0]).read_text()))
 
 
 if __name__ == "__main__":

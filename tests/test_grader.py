@@ -222,3 +222,21 @@ def test_shards_share_one_gradebook(tmp_path, notebooks_01):
     with Gradebook(db) as gb:
         assert sorted(s.student.id for s in gb.find_assignment(A).submissions) == students
     assert run_cli("grade", cls, "--out", tmp_path / "x", "--shard", "3/2").returncode == 2
+
+
+def test_grading_from_a_plain_script(tmp_path, notebooks_01):
+    """The command line forks workers from a fork server; a plain script that calls the library
+    (and that multiprocessing would run again in each worker) gets a fresh interpreter per job."""
+    _, _, solved = notebooks_01
+    put(tmp_path / "class", "s1", solved)
+    script = tmp_path / "grade_my_class.py"  # no `if __name__ == "__main__"` guard, on purpose
+    script.write_text(
+        "from autograder import grading\n"
+        f"outcomes, _ = grading.grade({str(tmp_path / 'class')!r}, {str(tmp_path / 'out')!r}, "
+        "progress=False)\n"
+        "print('scores', [(o.status, o.auto_score, o.auto_max_score) for o in outcomes])\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status, score, max_score = eval(proc.stdout.split("scores", 1)[1])[0]
+    assert status == "graded" and score == max_score > 0
