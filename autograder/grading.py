@@ -110,24 +110,28 @@ def _font_cache(folder):
 
 _RUNNING = set()  # worker processes in flight, killed on Ctrl-C
 _START_LOCK = threading.Lock()
+_PRELOADED = []  # the fork server's imports are set once
 
 
 def _start_worker(job_file, log):
     """Start the process that grades one job, in a session of its own.
 
     Importing nbgrader takes seconds, longer than grading a notebook, so workers are forked from a
-    fork server that has imported it once: each is still a fresh process. multiprocessing runs the
-    program's main script again in each worker unless the program was started with ``python -m``
-    (the command line and pytest are); a plain script may not survive that, so it gets a new
-    interpreter per job instead.
+    fork server that has imported it once: each is still a fresh process. multiprocessing imports
+    the program's main module again in each worker; that is harmless only for a package's
+    ``__main__`` (``python -m autograder``, ``python -m pytest``) or when there is no main file.
+    Any other program (a plain script, a Jupyter kernel) gets a new interpreter per job instead.
     """
     main = sys.modules["__main__"]
-    by_name = getattr(getattr(main, "__spec__", None), "name", None) or not hasattr(main, "__file__")
-    if by_name and "forkserver" in multiprocessing.get_all_start_methods():
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    safe = name.endswith(".__main__") or not hasattr(main, "__file__")
+    if safe and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         with _START_LOCK:
-            ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"])
-            proc = ctx.Process(target=worker.run, args=(str(job_file), str(log)), daemon=False)
+            if not _PRELOADED:
+                ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"])
+                _PRELOADED.append(True)
+            proc = ctx.Process(target=worker.run, args=(str(job_file), str(log)))
             proc.start()
         return proc
     return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file), str(log)],
