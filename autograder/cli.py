@@ -20,6 +20,16 @@ def _shard(text):
     return k, n
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _formatter(prog):
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -154,9 +164,9 @@ def build_parser():
     g.add_argument("--db", metavar="URL",
                    help="gradebook as an SQLAlchemy URL, e.g. postgresql://user@host/course "
                         "(default: sqlite:///OUT/gradebook.db)")
-    g.add_argument("--timeout", type=int, default=60, metavar="SECONDS",
+    g.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
                    help="time limit of each notebook cell (default 60)")
-    g.add_argument("--workers", type=int, default=None,
+    g.add_argument("--workers", type=_positive, default=None,
                    help="submissions graded at once (default: the number of cores)")
     g.add_argument("--memory", type=int, default=2048, metavar="MB",
                    help="memory limit of each student kernel in MB; 0 for none (default 2048)")
@@ -178,8 +188,8 @@ def build_parser():
                     "`grade`.",
         epilog="example:\n  python -m autograder demo --out demo-grades")
     d.add_argument("--out", default="demo-grades", help="output folder (default: demo-grades)")
-    d.add_argument("--timeout", type=int, default=60, metavar="SECONDS")
-    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    d.add_argument("--workers", type=_positive, default=None)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 
@@ -192,8 +202,8 @@ def build_parser():
                     "correct alternative (must keep full points).",
         epilog="example:\n  python -m autograder check 01_one_hot")
     c.add_argument("assignment", nargs="*", help="assignments to check (default: all)")
-    c.add_argument("--timeout", type=int, default=60, metavar="SECONDS")
-    c.add_argument("--workers", type=int, default=None)
+    c.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    c.add_argument("--workers", type=_positive, default=None)
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_check)
 
@@ -224,7 +234,7 @@ def build_parser():
         epilog="example:\n  python -m autograder benchmark --students 8")
     b.add_argument("assignment", nargs="*", help="assignments to time (default: all)")
     b.add_argument("--students", type=int, default=0, help="also grade a class of this size")
-    b.add_argument("--workers", type=int, default=None)
+    b.add_argument("--workers", type=_positive, default=None)
     b.set_defaults(func=cmd_benchmark)
     return parser
 

@@ -32,8 +32,22 @@ class Limits:
     """What one submission may use while it is graded."""
 
     cell_timeout: int = 60  # seconds per cell (nbgrader's Execute.timeout)
-    memory_mb: int = 2048  # address space of the student's kernel; 0 for none
+    memory_mb: int = 2048  # memory the student's kernel may allocate (RLIMIT_DATA); 0 for none
     output_bytes: int = 1_000_000  # characters the notebook may print in all; 0 for no limit
+
+    def __post_init__(self):
+        if self.cell_timeout <= 0:
+            raise ValueError(f"the cell time limit must be positive, got {self.cell_timeout} s")
+        if self.memory_mb and self.memory_mb < MIN_MEMORY_MB:
+            raise ValueError(
+                f"a memory limit of {self.memory_mb} MB is too low: a kernel that has loaded NumPy "
+                f"and PyTorch holds about 400 MB before the student's code runs, so every notebook "
+                f"would crash. Use --memory {MIN_MEMORY_MB} or more (default 2048), or 0 for none")
+        if self.output_bytes < 0:
+            raise ValueError(f"the output limit must be 0 (none) or positive, got {self.output_bytes}")
+
+
+MIN_MEMORY_MB = 512
 
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
@@ -337,9 +351,11 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
         text = reason + (result or {}).get("log", "")
         if any(k in text for k in ("DeadKernel", "Kernel died", "kernel died")):
-            reason = ("the notebook's kernel died while running (it crashed, e.g. a segmentation "
-                      "fault in native code); nothing could be scored. Ask the student to run the "
-                      "notebook top to bottom and resubmit")
+            memory = (f", or native code that could not allocate memory under the "
+                      f"{limits.memory_mb} MB limit" if limits.memory_mb else "")
+            reason = (f"the notebook's kernel died while running (it crashed, e.g. a segmentation "
+                      f"fault in native code{memory}); nothing could be scored. Ask the student to "
+                      f"run the notebook top to bottom and resubmit")
         o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
         if result:
             o.problems += _explain(result, limits)

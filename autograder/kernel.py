@@ -5,8 +5,12 @@ The worker installs a ``python3`` kernelspec in its scratch folder (found first 
 applies to the student's code only, not to the grader, and is configured by the worker through
 environment variables:
 
-- ``AUTOGRADER_MEMORY_MB``: the kernel's address space; an allocation past it raises
-  ``MemoryError`` in the student's cell, and the grader lives on.
+- ``AUTOGRADER_MEMORY_MB``: the memory the kernel may allocate (``RLIMIT_DATA``: heap and private
+  writable mappings); an allocation past it raises ``MemoryError`` in the student's cell, and the
+  grader lives on. Not ``RLIMIT_AS``: the address space of a kernel that imported PyTorch is
+  ~1.5 GB before any work, much of it shared libraries and malloc arenas reserved per thread,
+  and how much depends on the thread count, so an address-space limit kills correct notebooks
+  at random (an allocation in a native thread fails and aborts the kernel).
 - ``AUTOGRADER_OUTPUT_BYTES``: what the notebook may print in all; the rest is dropped, with one note.
 - ``AUTOGRADER_WRITABLE``: folders the notebook may write to (its own working folder and a home).
 - ``AUTOGRADER_UNREADABLE``: folders it may not read (the course's solutions, the other
@@ -34,7 +38,7 @@ def apply_limits():
         import resource
 
         limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def _paths(var):

@@ -146,6 +146,30 @@ def test_unreadable_input_exits_2(tmp_path):
     assert proc.returncode == 2 and "unknown assignment" in proc.stderr
 
 
+@pytest.mark.parametrize("flag,value,says", [
+    ("--memory", 100, "too low"), ("--timeout", 0, "at least 1"), ("--workers", -2, "at least 1"),
+    ("--max-output", -1, "0 (none) or positive")])
+def test_impossible_limits_are_refused_before_grading(tmp_path, flag, value, says):
+    proc = run_cli("grade", tmp_path, "--out", tmp_path / "out", flag, value)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_memory_limit_counts_memory_not_the_libraries_address_space(tmp_path, notebooks_01):
+    """A kernel that imported PyTorch maps ~1.5 GB of address space (shared libraries, one malloc
+    arena reserved per thread) but holds ~400 MB. An address-space limit (RLIMIT_AS) near that
+    figure killed correct notebooks at random; the limit must count allocated memory only, so a
+    correct notebook grades in full under a limit well below 1.5 GB, and a memory bomb is still
+    stopped (tests/test_integrity.py)."""
+    _, _, solved = notebooks_01
+    put(tmp_path / "class", "s1", solved)
+    proc = run_cli("grade", tmp_path / "class", "--out", tmp_path / "out", "--memory", 768,
+                   "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = read_csv(tmp_path / "out" / "grades.csv")["s1"]
+    assert row["status"] == "graded" and row["auto_score"] == row["auto_max_score"], row
+
+
 def test_regrading_is_idempotent_and_keeps_grades(tmp_path, notebooks_01):
     _, _, solved = notebooks_01
     cls, out = tmp_path / "class", tmp_path / "out"
