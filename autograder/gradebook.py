@@ -5,16 +5,85 @@ Only automatic scores are written: a manual score or comment given in formgrader
 overwritten, and a submission that fails to grade leaves its previous grades as they were.
 """
 
+import contextlib
+import logging
+import time
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy.exc import SAWarning
+from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 
 from . import course
 
 # nbgrader's own add_submission triggers SQLAlchemy's autoflush warnings; they are harmless noise.
 warnings.filterwarnings("ignore", category=SAWarning)
+
+
+def shown(db_url):
+    """The URL as it may be printed: without its password."""
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return db_url
+
+
+@contextlib.contextmanager
+def _quiet_nbgrader_log():
+    """nbgrader logs a traceback for the race it then reports as InvalidEntry; we retry instead."""
+    log = logging.getLogger("tornado.application")
+    old, log.disabled = log.disabled, True
+    try:
+        yield
+    finally:
+        log.disabled = old
+
+
+# what a database can raise; InvalidEntry is nbgrader's name for a duplicate key
+ERRORS = (SQLAlchemyError, InvalidEntry)
+
+
+def _retry(action, attempts=3):
+    """Run ``action()``, and again after a database error. Two shards that create the same rows at
+    once (nbgrader's tables, its course row, an assignment's cells) make one of them fail on a
+    duplicate key; on the next attempt the rows exist, and every action here is idempotent."""
+    for attempt in range(attempts):
+        try:
+            with _quiet_nbgrader_log():
+                return action()
+        except ArgumentError:
+            raise
+        except ERRORS:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
+def first_line(err):
+    return str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
+
+
+def prepare(db_url):
+    """Open the gradebook once before grading, creating nbgrader's tables if it is new, so that a
+    wrong URL, a missing driver or an unreachable server stops the run before any work, with a
+    message that says what to do."""
+
+    def open_once():
+        with Gradebook(db_url):
+            pass
+
+    try:
+        _retry(open_once)
+    except ArgumentError as err:
+        raise ValueError(f"--db {shown(db_url)}: not a database URL ({err}); expected e.g. "
+                         "sqlite:///grades.db or postgresql://user@host/course") from None
+    except ModuleNotFoundError as err:
+        raise ValueError(f"--db {shown(db_url)}: the database driver {err.name!r} is not "
+                         f"installed; `pip install -r requirements.txt` installs psycopg for "
+                         f"PostgreSQL, other databases need their SQLAlchemy driver") from None
+    except ERRORS as err:
+        raise ValueError(f"--db {shown(db_url)}: cannot open the gradebook: {first_line(err)}") from None
 
 
 def _copy_structure(gb, sgb, assignment):
@@ -38,6 +107,10 @@ def _copy_structure(gb, sgb, assignment):
 
 def merge(db_url, scratch_db, student_id, assignment):
     """Copy the automatic grades of one graded submission from a scratch gradebook into ``db_url``."""
+    _retry(lambda: _merge(db_url, scratch_db, student_id, assignment))
+
+
+def _merge(db_url, scratch_db, student_id, assignment):
     with Gradebook(f"sqlite:///{scratch_db}") as sgb, Gradebook(db_url) as gb:
         _copy_structure(gb, sgb, assignment)
         gb.update_or_create_student(student_id)
@@ -88,7 +161,11 @@ def fill_scores(outcome, db_url):
 
 def fill_previous(outcome, db_url):
     """For a submission that could not be graded now: report the grade it already had, if any."""
-    scores = _scores(db_url, outcome.student_id, outcome.assignment)
+    try:
+        scores = _scores(db_url, outcome.student_id, outcome.assignment)
+    except ERRORS as err:  # the database is unreachable: what it holds is untouched
+        outcome.problems.append(f"the gradebook could not be read ({first_line(err)})")
+        return
     if scores:
         (outcome.score, outcome.max_score, outcome.auto_score, outcome.auto_max_score,
          outcome.manual_pending) = scores
@@ -96,14 +173,16 @@ def fill_previous(outcome, db_url):
                                 " was kept")
 
 
-def write_course_config(out):
-    """Make ``out`` an nbgrader course folder whose source is this course, for formgrader."""
+def write_course_config(out, db_url=None):
+    """Make ``out`` an nbgrader course folder whose source is this course and whose gradebook is
+    ``db_url``, for formgrader."""
     cfg = Path(out) / "nbgrader_config.py"
+    db_line = f"c.CourseDirectory.db_url = {db_url!r}\n" if db_url else ""
     cfg.write_text(
         "# Written by `python -m autograder grade`: this folder is the nbgrader course of a\n"
         "# grading run. Start `jupyter lab` here to grade the written answers in formgrader.\n"
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(Path(out).resolve())!r}\n"
         f"c.CourseDirectory.source_directory = {str(course.SOURCE_DIR)!r}\n"
-        f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n",
+        f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n" + db_line,
         encoding="utf-8")

@@ -252,7 +252,9 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
     out.mkdir(parents=True, exist_ok=True)
     known = course.assignments()
     requested = [course.check_assignment(a) for a in assignments] if assignments else None
-    db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    default_db = f"sqlite:///{out / 'gradebook.db'}"
+    db_url = db_url or default_db
+    gradebook.prepare(db_url)
     workers = workers or os.cpu_count() or 1
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
@@ -278,7 +280,7 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
         for a in known:
             if a not in releases and course.release_notebook(a).exists():
                 releases[a] = notebooks.read(course.release_notebook(a))
-        gradebook.write_course_config(out)
+        gradebook.write_course_config(out, None if db_url == default_db else db_url)
         _font_cache(workdir / "mplconfig")
 
         outcomes, jobs = [], []
@@ -365,8 +367,14 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     o.integrity = result.get("integrity", [])
     o.tests = result["cells"]
     o.error_cells = result.get("error_cells", [])
-    gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
-    gradebook.fill_scores(o, db_url)
+    try:
+        gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
+        gradebook.fill_scores(o, db_url)
+    except gradebook.ERRORS as err:  # e.g. the server went away: not lost, graded again next run
+        o.status = "failed"
+        o.problems.insert(0, f"graded, but the grades could not be written to the gradebook "
+                             f"({gradebook.first_line(err)}); run the same command again to retry")
+        return o
     for step in ("submitted", "autograded", "feedback"):
         src = scratch / step / sub.student_id / sub.assignment
         if src.exists():

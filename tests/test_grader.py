@@ -155,6 +155,19 @@ def test_impossible_limits_are_refused_before_grading(tmp_path, flag, value, say
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("url,says", [
+    ("grades.db", "not a database URL"),
+    ("mysql://teacher@localhost/course", "driver 'MySQLdb' is not installed"),
+    ("sqlite:////no/such/folder/gradebook.db", "cannot open the gradebook"),
+    ("postgresql://teacher:s3cret@/course?host=/no/such/socket", "cannot open the gradebook")])
+def test_a_gradebook_that_cannot_be_opened_stops_the_run_before_grading(tmp_path, url, says):
+    put(tmp_path / "class", "s1", "{}")
+    proc = run_cli("grade", tmp_path / "class", "--out", tmp_path / "out", "--db", url)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert "s3cret" not in proc.stderr, "the password must not be printed"
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
 def test_memory_limit_counts_memory_not_the_libraries_address_space(tmp_path, notebooks_01):
     """A kernel that imported PyTorch maps ~1.5 GB of address space (shared libraries, one malloc
     arena reserved per thread) but holds ~400 MB. An address-space limit (RLIMIT_AS) near that
@@ -264,3 +277,42 @@ def test_grading_from_a_plain_script(tmp_path, notebooks_01):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status, score, max_score = eval(proc.stdout.split("scores", 1)[1])[0]
     assert status == "graded" and score == max_score > 0
+
+
+def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, notebooks_01):
+    """The database goes away while one submission's grades are written: that submission is
+    reported (not a traceback that loses the run), the others are graded, and the next run
+    grades only what is missing."""
+    _, _, solved = notebooks_01
+    for student in ("ann", "cat"):
+        put(tmp_path / "class", student, solved)
+    script = tmp_path / "grade_with_a_flaky_database.py"
+    script.write_text(
+        "import sys\n"
+        "from sqlalchemy.exc import OperationalError\n"
+        "from autograder import gradebook, grading\n"
+        "real_merge = gradebook._merge\n"
+        "def merge(db_url, scratch, student, assignment):\n"
+        "    if student == 'cat' and sys.argv[1] == 'flaky':\n"
+        "        raise OperationalError('INSERT', {}, Exception('server closed the connection'))\n"
+        "    return real_merge(db_url, scratch, student, assignment)\n"
+        "gradebook._merge = merge\n"
+        f"outcomes, _ = grading.grade({str(tmp_path / 'class')!r}, {str(tmp_path / 'out')!r}, "
+        "progress=False)\n"
+        "print('outcomes', {o.student_id: (o.status, o.auto_score, o.problems) for o in outcomes})\n")
+
+    def run(mode):
+        proc = subprocess.run([sys.executable, str(script), mode], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return eval(proc.stdout.split("outcomes", 1)[1])
+
+    first = run("flaky")
+    assert first["ann"][0] == "graded" and first["ann"][1] > 0
+    assert first["cat"][0] == "failed"
+    assert "could not be written to the gradebook (server closed the connection)" in first["cat"][2][0]
+    assert "run the same command again" in first["cat"][2][0]
+    again = run("healthy")
+    assert again["cat"][0] == "graded" and again["cat"][1] == first["ann"][1]
+    with Gradebook(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}") as gb:
+        assert sorted(s.student.id for s in gb.assignment_submissions(A)) == ["ann", "cat"]
