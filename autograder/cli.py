@@ -123,6 +123,29 @@ def cmd_execute(args):
     return 0
 
 
+def cmd_feedback(args):
+    from . import feedback
+
+    try:
+        done, failed = feedback.regenerate(args.out, assignments=args.assignment,
+                                           students=args.student)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for student, assignment in done:
+        print(f"{student}/{assignment}: {Path(args.out) / 'feedback' / student / assignment}/")
+    print(f"\n{len(done)} feedback page(s) written from the gradebook.")
+    if not done and not failed:
+        print("Nothing matched: check --assignment and --student.", file=sys.stderr)
+        return 1
+    if failed:
+        print(f"\n{len(failed)} could not be written:", file=sys.stderr)
+        for student, assignment, why in failed:
+            print(f"  {student}/{assignment}: {why}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_benchmark(args):
     from . import benchmark
 
@@ -138,6 +161,7 @@ def build_parser():
             examples:
               python -m autograder demo
               python -m autograder grade submissions.zip --out grades-week3
+              python -m autograder feedback grades-week3     # after grading by hand in formgrader
               python -m autograder check 01_one_hot
             """))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -179,6 +203,22 @@ def build_parser():
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--keep-scratch", action="store_true", help="keep the scratch folders (debugging)")
     g.set_defaults(func=cmd_grade)
+
+    f = sub.add_parser(
+        "feedback", formatter_class=_formatter,
+        help="write the feedback pages again after grading written answers in formgrader",
+        description="Run nbgrader's generate_feedback in a folder that `grade` wrote, reading the "
+                    "gradebook, so that each page shows the scores and comments given by hand. "
+                    "Pages are made from the public copies of the autograded notebooks: no "
+                    "hidden tests' code. Use the --db given to `grade`, if any, through the "
+                    "folder's nbgrader_config.py (written by `grade`).",
+        epilog="example:\n  python -m autograder feedback grading/week2 --assignment 02_elman_rnn")
+    f.add_argument("out", help="the --out folder of an earlier `grade`")
+    f.add_argument("--assignment", action="append", metavar="NAME",
+                   help="only this assignment (repeatable); default: all")
+    f.add_argument("--student", action="append", metavar="ID",
+                   help="only this student (repeatable); default: all")
+    f.set_defaults(func=cmd_feedback)
 
     d = sub.add_parser(
         "demo", formatter_class=_formatter,

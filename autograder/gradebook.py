@@ -150,6 +150,14 @@ def _scores(db_url, student_id, assignment):
                 any(g.cell_type != "code" and g.manual_score is None for g in grades))
 
 
+def graded_by_hand(db_url, student_id, assignment):
+    """Whether someone has given this submission a manual score or comment (in formgrader)."""
+    with Gradebook(db_url) as gb:
+        sub = gb.find_submission(assignment, student_id)
+        return any(g.manual_score is not None for nb in sub.notebooks for g in nb.grades) or any(
+            (c.manual_comment or "").strip() for nb in sub.notebooks for c in nb.comments)
+
+
 def fill_scores(outcome, db_url):
     """Copy the submission's scores from the gradebook into ``outcome``; None if it has none."""
     scores = _scores(db_url, outcome.student_id, outcome.assignment)
@@ -184,5 +192,8 @@ def write_course_config(out, db_url=None):
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.root = {str(Path(out).resolve())!r}\n"
         f"c.CourseDirectory.source_directory = {str(course.SOURCE_DIR)!r}\n"
-        f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n" + db_line,
+        f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n"
+        "# formgrader shows, and makes feedback from, the public copies: no hidden tests' code\n"
+        "# (the complete autograded notebooks are in autograded/)\n"
+        'c.CourseDirectory.autograded_directory = "public"\n' + db_line,
         encoding="utf-8")

@@ -3,9 +3,10 @@
     grade(submissions, out)  ->  list of Outcome
 
 ``out`` becomes an nbgrader course folder of this grading run: ``gradebook.db`` (unless ``db_url``
-names another), ``submitted/``, ``autograded/`` and ``feedback/`` in nbgrader's layout, plus
-``grades.csv`` and ``report.txt``. Workers grade in scratch folders; only this process writes the
-gradebook and ``out`` (a single writer), so parallel workers never contend for them.
+names another), ``submitted/``, ``autograded/``, ``public/`` (the autograded notebooks as students
+may see them) and ``feedback/`` in nbgrader's layout, plus ``grades.csv`` and ``report.txt``.
+Workers grade in scratch folders; only this process writes the gradebook and ``out`` (a single
+writer), so parallel workers never contend for them.
 """
 
 import csv
@@ -375,12 +376,18 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         o.problems.insert(0, f"graded, but the grades could not be written to the gradebook "
                              f"({gradebook.first_line(err)}); run the same command again to retry")
         return o
-    for step in ("submitted", "autograded", "feedback"):
+    for step in ("submitted", "autograded", "public", "feedback"):
         src = scratch / step / sub.student_id / sub.assignment
         if src.exists():
             intake.copy_tree(src, out / step / sub.student_id / sub.assignment)
     if feedback and not result.get("feedback_ok", False):
         o.problems.append("its feedback page could not be generated")
+    elif feedback and gradebook.graded_by_hand(db_url, sub.student_id, sub.assignment):
+        # the worker's page was made from a scratch gradebook that has no manual grades
+        from . import feedback as pages
+
+        if pages.regenerate(out, [sub.assignment], [sub.student_id])[1]:
+            o.problems.append("its feedback page could not be made again with the manual grades")
     return o
 
 

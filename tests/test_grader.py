@@ -209,7 +209,7 @@ def test_regrading_is_idempotent_and_keeps_grades(tmp_path, notebooks_01):
         assert gb.find_submission(A, "ann").score == float(second["score"])
 
 
-@pytest.mark.parametrize("command", ["grade", "demo", "check", "release", "execute", "benchmark"])
+@pytest.mark.parametrize("command", ["grade", "feedback", "demo", "check", "release", "execute", "benchmark"])
 def test_every_command_has_help_with_an_example(command):
     proc = run_cli(command, "--help")
     assert proc.returncode == 0 and "example" in proc.stdout
@@ -316,3 +316,44 @@ def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, 
     assert again["cat"][0] == "graded" and again["cat"][1] == first["ann"][1]
     with Gradebook(f"sqlite:///{tmp_path / 'out' / 'gradebook.db'}") as gb:
         assert sorted(s.student.id for s in gb.assignment_submissions(A)) == ["ann", "cat"]
+
+
+def test_feedback_after_grading_by_hand(tmp_path, notebooks_01):
+    """Written answers graded in formgrader reach the student's page through `feedback` (and
+    through a later regrade), and the page never shows the hidden tests."""
+    import re
+
+    _, _, solved = notebooks_01
+    put(tmp_path / "class", "ann", solved)
+    out = tmp_path / "out"
+    assert run_cli("grade", tmp_path / "class", "--out", out, "--quiet").returncode == 0
+    assert 'autograded_directory = "public"' in (out / "nbgrader_config.py").read_text(), \
+        "formgrader's own Generate Feedback button must read the public copies"
+    auto = float(read_csv(out / "grades.csv")["ann"]["auto_score"])
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(A, "ann")
+        nb = sub.notebooks[0]
+        written = next(g for g in nb.grades if g.cell_type != "code")
+        written.manual_score = 1.5
+        gb.find_comment(written.name, nb.name, A, "ann").manual_comment = "Good point about memory."
+        gb.db.commit()
+    page = out / "feedback" / "ann" / A / f"{A}.html"
+
+    def shows_manual_grading():
+        html = page.read_text()
+        assert "seed_all(None)" not in html and "BEGIN HIDDEN TESTS" not in html
+        score = float(re.search(r"Score: ([0-9.]+) /", html).group(1))
+        return "Good point about memory." in html and score == auto + 1.5
+
+    assert not shows_manual_grading()
+    proc = run_cli("feedback", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert shows_manual_grading()
+
+    page.unlink()  # a regrade remakes the page from the real gradebook, manual grades included
+    assert run_cli("grade", tmp_path / "class", "--out", out, "--force", "--quiet").returncode == 0
+    assert shows_manual_grading()
+    assert float(read_csv(out / "grades.csv")["ann"]["score"]) == auto + 1.5
+
+    proc = run_cli("feedback", tmp_path / "class")
+    assert proc.returncode == 2 and "not an output folder" in proc.stderr
