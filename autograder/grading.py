@@ -27,6 +27,8 @@ from pathlib import Path
 
 from . import course, gradebook, intake, notebooks, release, worker
 
+MIN_MEMORY_MB = 512  # a kernel with NumPy and PyTorch loaded holds ~400 MB before any work
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -46,9 +48,6 @@ class Limits:
                 f"would crash. Use --memory {MIN_MEMORY_MB} or more (default 2048), or 0 for none")
         if self.output_bytes < 0:
             raise ValueError(f"the output limit must be 0 (none) or positive, got {self.output_bytes}")
-
-
-MIN_MEMORY_MB = 512
 
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
@@ -371,6 +370,7 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     try:
         gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
         gradebook.fill_scores(o, db_url)
+        by_hand = feedback and gradebook.graded_by_hand(db_url, sub.student_id, sub.assignment)
     except gradebook.ERRORS as err:  # e.g. the server went away: not lost, graded again next run
         o.status = "failed"
         o.problems.insert(0, f"graded, but the grades could not be written to the gradebook "
@@ -382,7 +382,7 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
             intake.copy_tree(src, out / step / sub.student_id / sub.assignment)
     if feedback and not result.get("feedback_ok", False):
         o.problems.append("its feedback page could not be generated")
-    elif feedback and gradebook.graded_by_hand(db_url, sub.student_id, sub.assignment):
+    elif by_hand:
         # the worker's page was made from a scratch gradebook that has no manual grades
         from . import feedback as pages
 
