@@ -230,9 +230,21 @@ def _explain(result, limits):
                         "rest of its output was dropped")
     if "MemoryError" in msgs:
         problems.append("the notebook ran out of memory (MemoryError) under the kernel's limit")
-    if "DeadKernelError" in result.get("error", "") or "Kernel died" in result.get("error", ""):
-        problems.append("the notebook's kernel died while running (it crashed or exited)")
+    if _kernel_died(result.get("error", "")):
+        problems.append(_kernel_died_reason(limits))
     return problems
+
+
+def _kernel_died(text):
+    return any(k in text for k in ("DeadKernel", "Kernel died", "kernel died"))
+
+
+def _kernel_died_reason(limits):
+    memory = (f", or native code that could not allocate memory under the {limits.memory_mb} MB "
+              f"limit" if limits.memory_mb else "")
+    return (f"the notebook's kernel died while running (it crashed, e.g. a segmentation fault in "
+            f"native code{memory}); nothing could be scored. Ask the student to run the notebook "
+            f"top to bottom and resubmit")
 
 
 def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), workers=None,
@@ -352,15 +364,11 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         o.status = "failed"
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
         text = reason + (result or {}).get("log", "")
-        if any(k in text for k in ("DeadKernel", "Kernel died", "kernel died")):
-            memory = (f", or native code that could not allocate memory under the "
-                      f"{limits.memory_mb} MB limit" if limits.memory_mb else "")
-            reason = (f"the notebook's kernel died while running (it crashed, e.g. a segmentation "
-                      f"fault in native code{memory}); nothing could be scored. Ask the student to "
-                      f"run the notebook top to bottom and resubmit")
+        if _kernel_died(text):
+            reason = _kernel_died_reason(limits)
         o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
         if result:
-            o.problems += _explain(result, limits)
+            o.problems += [p for p in _explain(result, limits) if p not in o.problems]
         gradebook.fill_previous(o, db_url)
         return o
     o.problems += _explain(result, limits)
