@@ -123,6 +123,15 @@ def cmd_execute(args):
     return 0
 
 
+def cmd_fixtures(args):
+    from . import references
+
+    for name in args.assignment or list(references.fixture_modules()):
+        target = references.write_fixtures(course.check_assignment(name))
+        print(f"wrote {target.relative_to(course.ROOT)} (visible tests' inputs and mistakes' outputs)")
+    return 0
+
+
 def cmd_feedback(args):
     from . import feedback
 
@@ -264,6 +273,17 @@ def build_parser():
         epilog="example:\n  python -m autograder execute 02_elman_rnn")
     e.add_argument("assignment", nargs="*", help="assignments to execute (default: all)")
     e.set_defaults(func=cmd_execute)
+
+    x = sub.add_parser(
+        "fixtures", formatter_class=_formatter,
+        help="remake utils/fixtures/NN.npz: the visible tests' inputs and the mistakes' outputs",
+        description="Compute, with the instructor-only references of autograder/references, the "
+                    "data the visible tests compare with (fixed inputs, the correct outputs and "
+                    "what each catalogued mistake returns on them) and save it in "
+                    "utils/fixtures/NN.npz, which ships to students as data, never as code.",
+        epilog="example:\n  python -m autograder fixtures 05_lstm")
+    x.add_argument("assignment", nargs="*", help="assignments (default: every one with references)")
+    x.set_defaults(func=cmd_fixtures)
 
     b = sub.add_parser(
         "benchmark", formatter_class=_formatter,

@@ -230,3 +230,73 @@ def check_no_library(name, func, forbidden):
     if found:
         _fail(name, [f"uses {', '.join(found)}: this exercise asks you to implement it yourself "
                      "with NumPy, so a library call earns no points here."])
+
+
+def _package_roots(packages):
+    """The folders of the installed ``packages`` (top-level names), for telling where code lives."""
+    import importlib.util
+    import os
+
+    roots = []
+    for package in packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            spec = None
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            roots.append(os.path.realpath(folder) + os.sep)
+    return tuple(roots)
+
+
+def _owner(obj):
+    """The top-level package a built-in function or method belongs to ("torch", "numpy", ...)."""
+    module = getattr(obj, "__module__", None)
+    if not module:
+        module = type(getattr(obj, "__self__", None)).__module__
+    return (module or "").split(".")[0]
+
+
+def check_no_library_calls(name, func, *args, forbidden=("torch", "autograder"), **kwargs):
+    """Run ``func(*args, **kwargs)`` and fail if it called any code of the ``forbidden`` packages.
+
+    Unlike :func:`check_no_library`, which reads the source, this watches what the function
+    *does*: every Python function and every built-in it calls while it runs (through helpers,
+    aliases, ``getattr`` or anything else) is checked against the folders and the module names of
+    the forbidden packages. ``forbidden`` holds top-level package names; the default forbids
+    PyTorch and the grader's instructor-only references. Returns what ``func`` returned.
+
+    What it cannot see: code running in another thread started before the call, or native code
+    that calls a library without going through Python. The grader's integrity checks cover those.
+    """
+    import sys
+    import threading
+
+    banned = frozenset(forbidden)
+    roots = _package_roots(banned)
+    found = []
+
+    def watch(frame, event, arg):
+        if found:
+            return
+        if event == "call" and frame.f_code.co_filename.startswith(roots):
+            found.append(f"{frame.f_code.co_name} (in {frame.f_code.co_filename})")
+        elif event == "c_call" and _owner(arg) in banned:
+            found.append(f"{_owner(arg)}.{getattr(arg, '__name__', arg)}")
+
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
+    sys.setprofile(watch)
+    threading.setprofile(watch)
+    try:
+        result = func(*args, **kwargs)
+    finally:
+        untouched = sys.getprofile() is watch
+        sys.setprofile(previous)
+        threading.setprofile(previous_threads)
+    if not untouched:
+        _fail(name, ["the function changed the interpreter's profiler (sys.setprofile) while it "
+                     "ran, which is how this check watches for library calls: remove that."])
+    if found:
+        _fail(name, [f"while it ran it called {found[0]}: this exercise asks you to implement it "
+                     f"yourself with NumPy, so a call into {' or '.join(sorted(banned))} earns no "
+                     "points here (also when it is reached through a helper or an alias)."])
+    return result
