@@ -8,7 +8,9 @@ For each assignment it prints
 - grading one submission through ``python -m autograder grade`` (a worker, nbgrader autograde,
   feedback page, gradebook merge);
 and, with ``--students N``, a class of N copies of the solution graded with ``--workers 1`` and
-``--workers W``. Nothing is asserted: the numbers depend on the machine.
+``--workers W``. First it times the instructor-only NumPy references of the gated cells (forward and
+backward over a sequence) against ``torch.nn`` in float64 on one shape (``--references`` prints only
+that table). Nothing is asserted: the numbers depend on the machine.
 """
 
 import os
@@ -73,9 +75,96 @@ def time_plain_nbgrader(assignment, students):
         return time.perf_counter() - start
 
 
-def main(assignments=None, students=0, workers=None):
+#: The shape of the reference timings: long enough that per-step overheads do not dominate.
+REFERENCE_SHAPE = {"T": 50, "N": 64, "D": 64, "H": 128}
+
+
+def _best_of(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _runs(cell, ref, shape, rng):
+    """Two functions of no argument: the NumPy reference's and torch's forward + backward."""
+    import torch
+
+    T, N, D, H = (shape[k] for k in "TNDH")
+    blocks = {"lstm": 4, "gru": 3}[cell]
+    x, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    W_ih, W_hh = rng.uniform(-0.1, 0.1, (blocks * H, D)), rng.uniform(-0.1, 0.1, (blocks * H, H))
+    b_ih, b_hh = rng.uniform(-0.1, 0.1, blocks * H), rng.uniform(-0.1, 0.1, blocks * H)
+    dh = rng.standard_normal((T, N, H))
+    if cell == "lstm":
+        def numpy_run():
+            *_, cache = ref.lstm_forward(x, h0, c0, W_ih, W_hh, b_ih + b_hh)
+            ref.lstm_backward(dh, cache)
+        module = torch.nn.LSTM(D, H, dtype=torch.float64)
+        state = (torch.tensor(h0)[None], torch.tensor(c0)[None])
+    else:
+        def numpy_run():
+            *_, cache = ref.gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh)
+            ref.gru_backward(dh, cache)
+        module = torch.nn.GRU(D, H, dtype=torch.float64)
+        state = torch.tensor(h0)[None]
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", W_ih), ("weight_hh_l0", W_hh),
+                            ("bias_ih_l0", b_ih), ("bias_hh_l0", b_hh)):
+            getattr(module, name).copy_(torch.tensor(value))
+    x_t, dh_t = torch.tensor(x, requires_grad=True), torch.tensor(dh)
+
+    def torch_run():
+        out, _ = module(x_t, state)
+        out.backward(dh_t)
+    return numpy_run, torch_run
+
+
+def time_references(repeats=5, shape=None):
+    """``[(cell, numpy seconds, torch seconds)]``: forward + backward over one sequence, float64.
+
+    The NumPy side is the instructor-only reference (``autograder.references.lstm``/``gru``), the
+    torch side ``torch.nn.LSTM``/``GRU`` with ``backward`` of the same upstream gradient; each the
+    best of ``repeats`` runs, on one thread (as the grader's kernels run).
+    """
+    import importlib
+
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    rows = []
+    try:
+        for cell in ("lstm", "gru"):
+            try:
+                ref = importlib.import_module(f"autograder.references.{cell}")
+            except ImportError:
+                continue
+            numpy_run, torch_run = _runs(cell, ref, shape or REFERENCE_SHAPE, rng)
+            rows.append((cell, _best_of(numpy_run, repeats), _best_of(torch_run, repeats)))
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
+def print_references():
+    shape = ", ".join(f"{k}={v}" for k, v in REFERENCE_SHAPE.items())
+    print(f"NumPy reference against torch float64 on {shape} (forward + backward, one thread):")
+    print(f"  {'cell':<6}{'NumPy':>10}{'torch':>10}{'NumPy / torch':>15}")
+    for cell, numpy_s, torch_s in time_references():
+        print(f"  {cell:<6}{numpy_s * 1e3:>7.1f} ms{torch_s * 1e3:>7.1f} ms{numpy_s / torch_s:>14.2f}x")
+
+
+def main(assignments=None, students=0, workers=None, references_only=False):
     workers = workers or os.cpu_count() or 1
     print(f"machine: {_machine()}")
+    print_references()
+    if references_only:
+        return
     print(f"{'notebook':<26}{'Run all (full)':>16}{'grading mode':>14}{'grade 1 submission':>20}")
     for a in assignments or course.assignments():
         full, fast = time_runs(a)

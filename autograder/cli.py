@@ -158,7 +158,8 @@ def cmd_feedback(args):
 def cmd_benchmark(args):
     from . import benchmark
 
-    benchmark.main(args.assignment, students=args.students, workers=args.workers)
+    benchmark.main(args.assignment, students=args.students, workers=args.workers,
+                   references_only=args.references)
     return 0
 
 
@@ -295,6 +296,8 @@ def build_parser():
     b.add_argument("assignment", nargs="*", help="assignments to time (default: all)")
     b.add_argument("--students", type=int, default=0, help="also grade a class of this size")
     b.add_argument("--workers", type=_positive, default=None)
+    b.add_argument("--references", action="store_true",
+                   help="only time the NumPy references of the LSTM and GRU against torch")
     b.set_defaults(func=cmd_benchmark)
     return parser
 

@@ -175,7 +175,7 @@ def _cap_output(max_bytes):
 # What the probe compares: the identity of every public function of these modules, and of their
 # code objects, as they were when the kernel started.
 _WATCHED = ["numpy", "numpy.testing", "builtins", "torch", "torch.nn.functional", "utils",
-            "utils.checks", "utils.gradcheck", "math"]
+            "utils.checks", "utils.gradcheck", "utils.fixtures", "math"]
 
 
 # builtins that IPython and ipykernel themselves set or replace for every cell

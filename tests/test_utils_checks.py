@@ -133,3 +133,37 @@ def test_choose_follows_nbgrader_execution(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert utils.choose(full=100, fast=5) == 5 and utils.grading_mode() == "autograde"
     assert utils.device().type in ("cpu", "cuda")
+
+
+def test_check_no_library_calls_sees_what_the_source_hides():
+    import sys
+
+    import numpy as np
+    import torch
+
+    from utils import CheckFailure, check_no_library_calls
+
+    def honest(x):
+        return np.tanh(x)
+
+    def aliased(x):  # no "torch" in the source: the call is found while it runs
+        f = getattr(__import__("to" + "rch"), "ta" + "nh")
+        return f(torch_tensor(x)).numpy()
+
+    torch_tensor = torch.tensor
+
+    def through_a_method(x):
+        return x_t.tanh().numpy() if (x_t := torch_tensor(x)) is not None else None
+
+    def blinds_the_profiler(x):
+        sys.setprofile(None)
+        return np.tanh(x)
+
+    x = np.linspace(-1, 1, 5)
+    assert np.allclose(check_no_library_calls("honest", honest, x), np.tanh(x))
+    for cheat in (aliased, through_a_method):
+        with pytest.raises(CheckFailure, match="while it ran it called torch"):
+            check_no_library_calls(cheat.__name__, cheat, x)
+    with pytest.raises(CheckFailure, match="changed the interpreter's profiler"):
+        check_no_library_calls("blind", blinds_the_profiler, x)
+    assert sys.getprofile() is None  # the check leaves no profiler behind

@@ -13,6 +13,9 @@
 - :mod:`utils.text`      character-level text data: vocabulary, encoding, time-major windows
 - :mod:`utils.gradients` notebook 04: Jacobians, spectral norms, mistake variants
 - :mod:`utils.tasks`     long-range dependency tasks reused from notebook 04 on
+- :mod:`utils.fixtures`  the visible tests' data: fixed inputs and what common mistakes return on them
+- :mod:`utils.diagrams`  drawing primitives for the diagrams of cells and unrolled networks
+- :mod:`utils.tagging`   a generated POS-tagging corpus whose ambiguous words need the right context
 """
 
 import warnings as _warnings
@@ -28,6 +31,7 @@ from .checks import (  # noqa: E402
     check_close,
     check_equal,
     check_no_library,
+    check_no_library_calls,
     check_raises,
     check_shape,
     diagnose,
@@ -42,6 +46,7 @@ __all__ = [
     "check_equal",
     "check_gradient",
     "check_no_library",
+    "check_no_library_calls",
     "check_raises",
     "check_shape",
     "choose",

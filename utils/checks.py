@@ -4,13 +4,16 @@ differ and what to look at, so that a failing test teaches.
 Every check raises :class:`CheckFailure` (an ``AssertionError``), which nbgrader counts as a failed
 test; its message is what the student reads.
 
-The NumPy functions used here are bound when this module is imported, so a notebook that later
-replaces ``np.allclose`` or ``np.abs`` cannot change what these checks decide.
+The NumPy (and ``sys.setprofile``) functions used here are bound when this module is imported, so a
+notebook that later replaces ``np.allclose`` or ``sys.getprofile`` cannot change what these checks
+decide.
 """
 
 import ast
 import inspect
+import sys
 import textwrap
+import threading
 
 import numpy as np
 
@@ -23,6 +26,8 @@ _unravel = np.unravel_index
 _count = np.count_nonzero
 _array_equal = np.array_equal
 _float64 = np.float64
+_setprofile, _getprofile = sys.setprofile, sys.getprofile
+_thread_setprofile, _thread_getprofile = threading.setprofile, threading.getprofile
 
 
 class CheckFailure(AssertionError):
@@ -268,9 +273,6 @@ def check_no_library_calls(name, func, *args, forbidden=("torch", "autograder"),
     What it cannot see: code running in another thread started before the call, or native code
     that calls a library without going through Python. The grader's integrity checks cover those.
     """
-    import sys
-    import threading
-
     banned = frozenset(forbidden)
     roots = _package_roots(banned)
     found = []
@@ -283,15 +285,15 @@ def check_no_library_calls(name, func, *args, forbidden=("torch", "autograder"),
         elif event == "c_call" and _owner(arg) in banned:
             found.append(f"{_owner(arg)}.{getattr(arg, '__name__', arg)}")
 
-    previous, previous_threads = sys.getprofile(), threading.getprofile()
-    sys.setprofile(watch)
-    threading.setprofile(watch)
+    previous, previous_threads = _getprofile(), _thread_getprofile()
+    _setprofile(watch)
+    _thread_setprofile(watch)
     try:
         result = func(*args, **kwargs)
     finally:
-        untouched = sys.getprofile() is watch
-        sys.setprofile(previous)
-        threading.setprofile(previous_threads)
+        untouched = _getprofile() is watch
+        _setprofile(previous)
+        _thread_setprofile(previous_threads)
     if not untouched:
         _fail(name, ["the function changed the interpreter's profiler (sys.setprofile) while it "
                      "ran, which is how this check watches for library calls: remove that."])
