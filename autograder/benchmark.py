@@ -152,10 +152,23 @@ def time_references(repeats=5, shape=None):
 
 
 def print_references():
+    """Print :func:`time_references`, run in a fresh interpreter whose NumPy (OpenBLAS) and torch
+    both use one thread, as the grader's kernels do: BLAS threads fighting over a loaded machine
+    made the NumPy figure ten times worse and meaningless."""
+    import json
+
     shape = ", ".join(f"{k}={v}" for k, v in REFERENCE_SHAPE.items())
-    print(f"NumPy reference against torch float64 on {shape} (forward + backward, one thread):")
+    one_thread = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    code = ("import json; from autograder.benchmark import time_references; "
+            "print(json.dumps(time_references()))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, **one_thread), cwd=course.ROOT)
+    if proc.returncode != 0:
+        print(f"NumPy references could not be timed:\n{proc.stderr[-2000:]}")
+        return
+    print(f"NumPy reference against torch float64 on {shape} (forward + backward, one thread each):")
     print(f"  {'cell':<6}{'NumPy':>10}{'torch':>10}{'NumPy / torch':>15}")
-    for cell, numpy_s, torch_s in time_references():
+    for cell, numpy_s, torch_s in json.loads(proc.stdout.strip().splitlines()[-1]):
         print(f"  {cell:<6}{numpy_s * 1e3:>7.1f} ms{torch_s * 1e3:>7.1f} ms{numpy_s / torch_s:>14.2f}x")
 
 
