@@ -222,8 +222,12 @@ def draw_bidirectional(T=4):
 N_WORDS, N_TAGS = len(tagging.WORDS), len(POS_TAGS)
 
 
-class Tagger(torch.nn.Module):
-    """Word ids (T, N) → tag logits (T, N, 9): an embedding, a recurrent core, a linear read-out."""
+class LengthGroupTagger(torch.nn.Module):
+    """Word ids (T, N) → tag logits (T, N, 9): an embedding, a recurrent core, a linear read-out.
+
+    For batches of sentences of one length (:func:`by_length`): no padding, no packing. (Notebook
+    08's graded tagger handles padded batches; this is only the experiment's model of notebook 07.)
+    """
 
     def __init__(self, kind="rnn", num_layers=1, bidirectional=False, embed=16, hidden=32,
                  n_words=N_WORDS, n_tags=N_TAGS):
@@ -303,7 +307,7 @@ def tagging_run(kind, num_layers, bidirectional, train_groups, test_groups, step
     from .seeding import seed_all
 
     rng = seed_all(seed)
-    model = Tagger(kind, num_layers, bidirectional, hidden=hidden).to(device or "cpu")
+    model = LengthGroupTagger(kind, num_layers, bidirectional, hidden=hidden).to(device or "cpu")
     start = time.perf_counter()
     train_tagger(model, train_groups, steps, rng)
     seconds = time.perf_counter() - start
@@ -350,7 +354,7 @@ def sample_text(model, vocab, prompt, n, rng, temperature=0.5):
     return vocab.decode(codes[len(prompt):])
 
 
-__all__ = ["GATE_BLOCKS", "KINDS", "STATE_SIZE", "STEPS", "WEIGHT_NAMES", "CharModel", "Tagger",
+__all__ = ["GATE_BLOCKS", "KINDS", "STATE_SIZE", "STEPS", "WEIGHT_NAMES", "CharModel", "LengthGroupTagger",
            "by_length", "char_loss", "draw_bidirectional", "draw_stacked", "gru_step", "lstm_step",
            "n_parameters", "param_names", "random_params", "rnn_step", "sample_text", "tagging_accuracy",
            "tagging_run", "torch_forward", "torch_module", "train_tagger"]
