@@ -116,3 +116,29 @@ def test_bracket_task_labels():
         depth = np.cumsum(np.where(s == 1, 1, -1))
         assert bool(depth.min() >= 0) == bool(y)
     assert 0.3 < labels.mean() < 0.7
+
+
+@pytest.mark.parametrize("tau", [0.3, 1.0, 2.5])
+def test_tempered_probabilities_equal_torch_softmax(tau):
+    logits = np.random.default_rng(int(tau * 10)).normal(scale=3.0, size=7)
+    want = torch.softmax(torch.as_tensor(logits) / tau, dim=0).numpy()
+    assert np.allclose(ref.tempered_probabilities(logits, tau), want, rtol=1e-12, atol=1e-15)
+    huge = ref.tempered_probabilities(np.array([1000.0, 2000.0, -3000.0]), 1e-3)
+    assert np.array_equal(huge, [0.0, 1.0, 0.0])
+
+
+def test_reference_sample_next_frequencies_and_generator():
+    logits = np.log([1.0, 2.0, 5.0])
+    rng = np.random.default_rng(0)
+    counts = np.bincount([ref.sample_next(logits, 0.5, rng) for _ in range(20000)], minlength=3)
+    assert np.allclose(counts / 20000, np.array([1, 4, 25]) / 30, atol=0.015)
+    a = [ref.sample_next(logits, 1.0, r) for r in [np.random.default_rng(4)] for _ in range(20)]
+    b = [ref.sample_next(logits, 1.0, r) for r in [np.random.default_rng(4)] for _ in range(20)]
+    assert a == b
+
+
+def test_sample_next_mistakes_differ_on_the_visible_case():
+    case = ref.fixture_cases()["sample_next"]
+    for description, p in case["mistakes"]["p"].items():
+        # every mistake's distribution differs from the right one by more than the test's tolerance
+        assert np.max(np.abs(p - case["expected"]["p"])[1:]) > 0.1, description

@@ -256,6 +256,35 @@ def _decoder_case(seed, ends=True):
     raise RuntimeError("no decoder found")  # pragma: no cover
 
 
+# ---------------------------------------------------------------------------------------------
+# sample_next: the distribution it must draw from, and the distributions of common mistakes
+# ---------------------------------------------------------------------------------------------
+def tempered_probabilities(logits, temperature):
+    """softmax(logits / temperature) in float64, via log-sum-exp (stable for any spread)."""
+    if temperature <= 0:
+        raise ValueError("temperature must be > 0")
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    return np.exp(z - np.logaddexp.reduce(z))
+
+
+def sample_next(logits, temperature, rng):
+    """Inverse-CDF draw from tempered_probabilities with one rng.random()."""
+    cdf = np.cumsum(tempered_probabilities(logits, temperature))
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
+
+
+def sample_next_mistakes(logits, temperature):
+    """``{description: zero-arg callable}``: the distribution each mistake draws from."""
+    z = np.asarray(logits, dtype=np.float64)
+    return {
+        "softmax(logits) without dividing by the temperature": lambda: tempered_probabilities(z, 1.0),
+        "softmax(logits * temperature): multiplied by the temperature":
+            lambda: tempered_probabilities(z * temperature, 1.0),
+        "always the most likely id (argmax), not a draw": lambda: np.eye(len(z))[np.argmax(z)],
+        "uniform: the logits are ignored": lambda: np.full(len(z), 1.0 / len(z)),
+    }
+
+
 def fixture_cases():
     rng = np.random.default_rng(8)
     cases = {}
@@ -303,4 +332,14 @@ def fixture_cases():
             "expected": {"ids": _ids_array(want)},
             "mistakes": {"ids": {d: _ids_array(v) for d, v in variants.items()}},
         }
+
+    # sample_next: logits log(1, 2, 5) at three temperatures; the distributions, not draws
+    logits = np.log([1.0, 2.0, 5.0])
+    taus = np.array([1.0, 0.5, 2.0])
+    names = list(sample_next_mistakes(logits, 1.0))
+    cases["sample_next"] = {
+        "inputs": {"logits": logits, "taus": taus},
+        "expected": {"p": np.stack([tempered_probabilities(logits, t) for t in taus])},
+        "mistakes": {"p": {d: np.stack([sample_next_mistakes(logits, t)[d]() for t in taus]) for d in names}},
+    }
     return cases
