@@ -149,6 +149,12 @@ def install_kernel(scratch, job):
             "HOME": str(home), "TMPDIR": str(home / "tmp"),
             "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
             "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+            # libraries' caches go to the scratch home: a cache folder inherited from the grader's
+            # environment (PyTorch exports TORCHINDUCTOR_CACHE_DIR once it has used it) lies outside
+            # what the student may write, and creating it there was refused and flagged honest work
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "TORCHINDUCTOR_CACHE_DIR": str(home / ".cache" / "torchinductor"),
+            "TRITON_CACHE_DIR": str(home / ".cache" / "triton"),
             # one thread per kernel: kernels graded side by side would fight over the cores
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         },

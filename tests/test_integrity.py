@@ -7,6 +7,7 @@ cheat and a flag that names what was found.
 """
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -58,9 +59,9 @@ CHEATS = {
 }
 
 
-def run_cli(*args):
+def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=course.ROOT,
-                          capture_output=True, text=True, timeout=1200)
+                          capture_output=True, text=True, timeout=1200, env=env)
 
 
 def _with_cheat(release_nb, code):
@@ -96,8 +97,11 @@ def hostile_class(tmp_path_factory):
     put("asks_input", _with_cheat(rel, "name = input('your name? ')"))
     put("crash", _with_cheat(rel, "import faulthandler\nfaulthandler._sigsegv()"))
     checks_before = CHECKS.read_bytes()
+    # PyTorch exports its cache folder once a process has used it, and the grader's kernels inherit
+    # the environment: an honest kernel that creates that folder outside its scratch must not be flagged
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=str(root / "grader-cache" / "torchinductor"))
     proc = run_cli("grade", cls, "--out", root / "out", "--timeout", 20, "--memory", 2048,
-                   "--max-output", 200_000, "--quiet")
+                   "--max-output", 200_000, "--quiet", env=env)
     assert CHECKS.read_bytes() == checks_before, "a submission changed the course's code"
     with open(root / "out" / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
