@@ -132,6 +132,16 @@ def cmd_fixtures(args):
     return 0
 
 
+def cmd_pack(args):
+    from . import pack
+
+    files = pack.build(args.out, args.assignment or None, force=args.force)
+    print(f"wrote the student pack to {args.out}: {len(files)} files (release notebooks, utils/ with "
+          "its fixtures, requirements.txt, pyproject.toml, README.md); no solutions, no mistake "
+          "catalogue, no autograder, no graded function")
+    return 0
+
+
 def cmd_feedback(args):
     from . import feedback
 
@@ -285,6 +295,22 @@ def build_parser():
         epilog="example:\n  python -m autograder fixtures 05_lstm")
     x.add_argument("assignment", nargs="*", help="assignments (default: every one with references)")
     x.set_defaults(func=cmd_fixtures)
+
+    k = sub.add_parser(
+        "pack", formatter_class=_formatter,
+        help="build what a graded class gets: release notebooks, utils/, install file, README",
+        description="Write the student pack: the release notebooks (notebooks/), the student "
+                    "library (utils/, with its fixtures), requirements.txt and a pyproject.toml "
+                    "that installs it, and a README for students. It holds no solutions/, no "
+                    "mistakes.toml, no autograder package, no nbgrader solution or hidden-test "
+                    "marker and no function that solves a graded exercise; the pack is checked "
+                    "and refused otherwise.",
+        epilog="example:\n  python -m autograder pack --out ../rnn-course-pack\n"
+               "  cd ../rnn-course-pack && pip install -r requirements.txt")
+    k.add_argument("assignment", nargs="*", help="assignments to include (default: all)")
+    k.add_argument("--out", required=True, help="the folder to write (new or empty, outside the course)")
+    k.add_argument("--force", action="store_true", help="replace a folder that is not empty")
+    k.set_defaults(func=cmd_pack)
 
     b = sub.add_parser(
         "benchmark", formatter_class=_formatter,

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from autograder.references import elman as ref
 from utils import diagnose, elman, seed_all
 from utils.torch_ref import elman_rnn_module
 
@@ -80,12 +81,12 @@ def test_step_mistakes_are_mistakes():
     N, D, H = 3, 4, 4  # D == H so that the transposition variants can be computed
     x_t, h_prev = rng.standard_normal((N, D)), rng.standard_normal((N, H))
     params = _params(rng, D, H)
-    mistakes = elman.step_mistakes(x_t, h_prev, *params)
+    mistakes = ref.step_mistakes(x_t, h_prev, *params)
     assert _check_catalogue(mistakes, _step(x_t, h_prev, *params)) == len(mistakes)
     # with D != H the variants that need square weights are skipped, not errors
     x_t = rng.standard_normal((N, 6))
     params = _params(rng, 6, H)
-    mistakes = elman.step_mistakes(x_t, h_prev, *params)
+    mistakes = ref.step_mistakes(x_t, h_prev, *params)
     assert 0 < _check_catalogue(mistakes, _step(x_t, h_prev, *params)) < len(mistakes)
 
 
@@ -94,9 +95,9 @@ def test_diagnose_names_the_right_step_mistake():
     x_t, h_prev = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     W_xh, W_hh, b_h = _params(rng, 3, 3)
     wrong = np.tanh(x_t @ W_xh.T + h_prev @ W_hh + b_h)
-    assert "W_hh transposed" in diagnose(wrong, elman.step_mistakes(x_t, h_prev, W_xh, W_hh, b_h))
+    assert "W_hh transposed" in diagnose(wrong, ref.step_mistakes(x_t, h_prev, W_xh, W_hh, b_h))
     assert diagnose(_step(x_t, h_prev, W_xh, W_hh, b_h),
-                    elman.step_mistakes(x_t, h_prev, W_xh, W_hh, b_h)) is None
+                    ref.step_mistakes(x_t, h_prev, W_xh, W_hh, b_h)) is None
 
 
 def test_forward_mistakes_are_mistakes():
@@ -106,7 +107,7 @@ def test_forward_mistakes_are_mistakes():
     params = _params(rng, D, H)
     right = _forward(x, h0, *params)
     np.testing.assert_allclose(right, elman.elman_forward_torch(x, h0, *params), rtol=1e-12)
-    mistakes = elman.forward_mistakes(x, h0, *params)
+    mistakes = ref.forward_mistakes(x, h0, *params)
     assert _check_catalogue(mistakes, right) == len(mistakes)
 
 
@@ -117,7 +118,7 @@ def test_forward_mistakes_batch_major_with_one_sequence():
     params = _params(rng, 2, 3)
     wrong = np.stack([np.tanh(x[:, 0] @ params[0].T + h0 @ params[1].T + params[2])])
     assert wrong.shape == (1, 5, 3)
-    assert "axis 1" in diagnose(wrong, elman.forward_mistakes(x, h0, *params))
+    assert "axis 1" in diagnose(wrong, ref.forward_mistakes(x, h0, *params))
 
 
 def test_output_mistakes_are_mistakes():
@@ -125,7 +126,7 @@ def test_output_mistakes_are_mistakes():
     h = rng.standard_normal((3, 2, 4))
     W_hy, b_y = rng.standard_normal((4, 4)), rng.standard_normal(4)
     right = h @ W_hy.T + b_y
-    mistakes = elman.output_mistakes(h, W_hy, b_y)
+    mistakes = ref.output_mistakes(h, W_hy, b_y)
     assert _check_catalogue(mistakes, right) == len(mistakes)
 
 
@@ -133,15 +134,15 @@ def test_softmax_mistakes_are_mistakes():
     rng = seed_all(9)
     z = rng.standard_normal((3, 2, 5))
     right = elman.softmax_torch(z)
-    mistakes = elman.softmax_mistakes(z)
+    mistakes = ref.softmax_mistakes(z)
     assert _check_catalogue(mistakes, right) == len(mistakes)
     assert "axis 1" in " ".join(mistakes)
-    assert "axis 1" not in " ".join(elman.softmax_mistakes(z[0, 0]))
+    assert "axis 1" not in " ".join(ref.softmax_mistakes(z[0, 0]))
 
 
 def test_variants_accept_float32_and_lists():
     x_t = [[1.0, 0.0]]
-    mistakes = elman.step_mistakes(np.float32(x_t), [[0.5, 0.5]], np.eye(2, dtype=np.float32),
+    mistakes = ref.step_mistakes(np.float32(x_t), [[0.5, 0.5]], np.eye(2, dtype=np.float32),
                                    np.eye(2), [0.0, 1.0])
     for variant in mistakes.values():
         assert variant().dtype == np.float64

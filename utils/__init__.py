@@ -1,4 +1,5 @@
-"""The course library: what the notebooks share.
+"""The course library: what the notebooks share (the student library: it holds no implementation
+of a graded exercise; instructor-only references live in ``autograder/references``).
 
 - :mod:`utils.checks`    student-facing checks whose failures say what is wrong and where to look
 - :mod:`utils.gradcheck` numerical gradients and relative errors
@@ -7,11 +8,11 @@
 - :mod:`utils.plotting`  one plotting style for every figure
 - :mod:`utils.data`      offline data: every text and toy data set is generated or shipped here
 - :mod:`utils.torch_ref` independent references built on ``torch.nn`` modules with copied weights
-- :mod:`utils.elman`     notebook 02: PyTorch references and mistake variants of the forward pass
-- :mod:`utils.numpy_rnn` the NumPy Elman RNN (forward and backward) that later notebooks build on,
-  with autograd references and mistake variants (exercises forbid importing it)
-- :mod:`utils.text`      character-level text data: vocabulary, encoding, time-major windows
-- :mod:`utils.gradients` notebook 04: Jacobians, spectral norms, mistake variants
+- :mod:`utils.elman`     notebooks 02-03: PyTorch references of the Elman RNN, demonstration helpers
+- :mod:`utils.bptt`      notebook 03: the forward pass and its caches by PyTorch, autograd references,
+  numerical gradients, gradient checks, the character model's sampling
+- :mod:`utils.text`      character-level text data: a character table, time-major windows
+- :mod:`utils.gradients` notebook 04: random recurrent networks with a chosen largest singular value
 - :mod:`utils.tasks`     long-range dependency tasks reused from notebook 04 on
 - :mod:`utils.fixtures`  the visible tests' data: fixed inputs and what common mistakes return on them
 - :mod:`utils.diagrams`  drawing primitives for the diagrams of cells and unrolled networks

@@ -344,14 +344,14 @@ def sample_text(model, vocab, prompt, n, rng, temperature=0.5):
     """``n`` characters generated one at a time after ``prompt``: the whole text so far is read
     again at every step, and the next character is drawn from the prediction at the last position."""
     param = next(model.parameters())
-    codes = list(vocab.encode(prompt))
+    codes = list(vocab.codes(prompt))
     model.eval()
     with torch.no_grad():
         for _ in range(n):
             logits = model(torch.as_tensor(np.array(codes)[:, None], device=param.device))[-1, 0]
             p = torch.softmax(logits.double() / temperature, dim=0).cpu().numpy()
             codes.append(int(rng.choice(len(p), p=p / p.sum())))
-    return vocab.decode(codes[len(prompt):])
+    return vocab.text(codes[len(prompt):])
 
 
 __all__ = ["GATE_BLOCKS", "KINDS", "STATE_SIZE", "STEPS", "WEIGHT_NAMES", "CharModel", "LengthGroupTagger",

@@ -35,6 +35,10 @@ class Case:
             self._mistakes[key] = {str(d): arrays[f"{name}/mistake/{key}/{k}"]
                                    for k, d in enumerate(names)}
 
+    def has_mistakes(self, output):
+        """Whether the file holds mistakes for ``output`` (an output no mistake gets wrong has none)."""
+        return output in self._mistakes
+
     def mistakes(self, output):
         """``{description: array}``: what each common mistake returns as ``output`` on these inputs."""
         if output not in self._mistakes:

@@ -3,10 +3,14 @@
 >>> vocab = Vocab("hello")
 >>> vocab.chars
 ['e', 'h', 'l', 'o']
->>> vocab.encode("hole")
+>>> vocab.codes("hole")
 array([1, 3, 2, 0])
->>> vocab.decode([1, 0, 2, 2, 3])
+>>> vocab.text([1, 0, 2, 2, 3])
 'hello'
+
+This is the character table of the language-model experiments (notebooks 03 and 07), not notebook
+01's word vocabulary (an exercise there: ``<unk>``, minimum frequency, one-hot vectors), which the
+course library does not provide.
 
 Training windows are time-major, as everything in the course: ``inputs`` and ``targets`` have
 the shape ``(T, N)`` (time steps, batch), and ``targets[t] = inputs[t + 1]`` along each column:
@@ -31,7 +35,7 @@ class Vocab:
     def __repr__(self):
         return f"Vocab({len(self)} characters: {''.join(self.chars)!r})"
 
-    def encode(self, text):
+    def codes(self, text):
         """Codes of the characters of ``text``: an int64 array of shape ``(len(text),)``.
 
         Raises ``KeyError`` naming a character that is not in the vocabulary.
@@ -41,21 +45,9 @@ class Vocab:
         except KeyError as err:
             raise KeyError(f"character {err.args[0]!r} is not in the vocabulary") from None
 
-    def decode(self, codes):
+    def text(self, codes):
         """The text of a sequence of codes (any iterable of ints)."""
         return "".join(self.chars[int(i)] for i in np.asarray(codes).reshape(-1))
-
-
-def one_hot(codes, V):
-    """float64 one-hot vectors of integer codes: shape ``codes.shape + (V,)``.
-
-    >>> one_hot([[0], [2]], 3).shape     # (T=2, N=1) codes -> (T, N, V)
-    (2, 1, 3)
-    """
-    codes = np.asarray(codes)
-    if codes.size and (codes.min() < 0 or codes.max() >= V):
-        raise ValueError(f"codes must lie in 0..{V - 1}, got {codes.min()}..{codes.max()}")
-    return np.eye(V)[codes]
 
 
 def random_windows(codes, seq_len, batch_size, rng):

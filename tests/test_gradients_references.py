@@ -1,11 +1,11 @@
-"""Tests of utils.gradients: the references agree with independent computations (finite
+"""Tests of autograder.references.gradients (and utils.gradients): the references agree with independent computations (finite
 differences, the formula diag(g') W_hh, NumPy's norms), and every catalogued mistake differs from
 the right answer, so that naming it can never flag a correct result."""
 
 import numpy as np
 import pytest
 
-from utils import gradients as G
+from autograder.references import gradients as G  # re-exports utils.gradients' helpers too
 from utils import numerical_gradient, seed_all
 
 
