@@ -26,3 +26,8 @@ c.IgnorePattern.enabled = True
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Links and special files (named pipes, sockets, device files) that a notebook leaves in its working
+# folder are removed, and recorded for the grader's report, as soon as it has run: nbgrader then
+# walks that folder and chmods every entry, which follows a link and fails on a loop.
+c.Autograde.autograde_preprocessors.append("autograder.safefiles.RemoveLeftovers")

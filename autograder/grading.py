@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import course, gradebook, intake, notebooks, release, worker
+from . import course, gradebook, intake, notebooks, release, safefiles, worker
 
 MIN_MEMORY_MB = 512  # a kernel with NumPy and PyTorch loaded holds ~400 MB before any work
 
@@ -37,6 +37,11 @@ class Limits:
     cell_timeout: int = 60  # seconds per cell (nbgrader's Execute.timeout)
     memory_mb: int = 2048  # memory the student's kernel may allocate (RLIMIT_DATA); 0 for none
     output_bytes: int = 1_000_000  # characters the notebook may print in all; 0 for no limit
+    # what one submission may bring into the output folder: MB in all (also the largest file it
+    # may write while graded, and the largest notebook read), and MB per file other than the
+    # grader's own products (the graded notebook, its feedback page); 0 for no limit
+    disk_mb: int = 50
+    file_mb: int = 20
 
     def __post_init__(self):
         if self.cell_timeout <= 0:
@@ -48,6 +53,17 @@ class Limits:
                 f"would crash. Use --memory {MIN_MEMORY_MB} or more (default 2048), or 0 for none")
         if self.output_bytes < 0:
             raise ValueError(f"the output limit must be 0 (none) or positive, got {self.output_bytes}")
+        if self.disk_mb < 0 or self.file_mb < 0:
+            raise ValueError(f"the file limits must be 0 (none) or positive, got {self.disk_mb} MB "
+                             f"in all and {self.file_mb} MB per file")
+
+    @property
+    def disk_bytes(self):
+        return self.disk_mb * safefiles.MB
+
+    @property
+    def file_bytes(self):
+        return self.file_mb * safefiles.MB
 
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
@@ -94,16 +110,22 @@ def _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unrea
     job_file = scratch / "job.json"
     job_file.write_text(json.dumps(job))
     log = scratch / "worker.log"
+    result_file = scratch / "result.json"
     proc = _start_worker(job_file, log)
     _RUNNING.add(proc)
+    _limit_file_size(proc, limits.disk_bytes)
     try:
-        if not _wait(proc, job_timeout):
+        ended = _wait(proc, job_timeout, result_file)
+        if ended is False:
             return None, (f"grading took longer than {job_timeout} s in all and was stopped "
                           "(an endless loop outside any single cell's limit?)")
     finally:
         _kill(proc)  # the kernel and anything it started share the worker's session
         _RUNNING.discard(proc)
-    result_file = scratch / "result.json"
+    if ended == "lost" and not result_file.exists():
+        return None, (f"the grading process died without a result ({_exit_words(proc)}) and was "
+                      "noticed at once; nothing could be scored. Grade it again; if it happens "
+                      "again, grade this submission alone and look at its log")
     if not result_file.exists():
         output = ""
         if log.exists():
@@ -153,20 +175,100 @@ def _start_worker(job_file, log):
                             env=dict(os.environ, PYTHONPATH=str(course.ROOT)))
 
 
-def _wait(proc, timeout):
-    """Whether the worker ended within ``timeout`` seconds."""
-    if isinstance(proc, subprocess.Popen):
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+POLL_S = 0.5  # how often a waiting grader looks at its worker
+RESULT_GRACE_S = 30  # how long a worker that wrote its result may take to end
+
+
+def _limit_file_size(proc, max_bytes):
+    """No file the worker, its kernel or anything they start writes may grow past ``max_bytes``
+    (RLIMIT_FSIZE: the write fails with "File too large"), so a notebook cannot fill the disk
+    with one file, sparse or not. Set from here, before the kernel is started (it inherits it)."""
+    if not max_bytes:
+        return
+    try:
+        import resource
+
+        _, hard = resource.prlimit(proc.pid, resource.RLIMIT_FSIZE)
+        cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (cap, cap))
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass  # not on Linux, or the worker has already ended
+
+
+def _pid_state(pid):
+    """'gone', 'zombie' (ended, not yet reaped) or 'running'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return "zombie" if state in (b"Z", b"X", b"x") else "running"
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return "gone"
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "gone"
+    except PermissionError:
+        pass
+    return "running"
+
+
+def _wait(proc, timeout, result_file=None):
+    """Wait for a worker: True when it ended, "lost" when its handle still says it runs but the
+    process is gone or a zombie (or it wrote ``result_file`` and did not end within
+    RESULT_GRACE_S), False when ``timeout`` (None: no limit) ran out first. Looks every POLL_S."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    result_since = None
+    while True:
+        if isinstance(proc, subprocess.Popen):
+            if proc.poll() is not None:
+                return True
+        elif not proc.is_alive():
+            return True
+        elif _pid_state(proc.pid) != "running":
+            proc.join(POLL_S)  # let the handle catch up if the fork server does report it
+            return True if not proc.is_alive() else "lost"
+        now = time.monotonic()
+        if result_file is not None and result_file.exists():
+            result_since = result_since or now
+            if now - result_since > RESULT_GRACE_S:
+                return "lost"
+        if deadline is not None and now >= deadline:
             return False
-        return True
-    proc.join(timeout)
-    return not proc.is_alive()
+        step = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
+        if isinstance(proc, subprocess.Popen):
+            try:
+                proc.wait(step)
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            proc.join(step)
 
 
 def _exit_code(proc):
     return proc.returncode if isinstance(proc, subprocess.Popen) else proc.exitcode
+
+
+def _exit_words(proc):
+    code = _exit_code(proc)
+    if code is None:
+        try:
+            with open(f"/proc/{proc.pid}/stat", "rb") as f:
+                status = int(f.read().rsplit(b")", 1)[1].split()[-1])  # exit_code, as waitpid's
+            if os.WIFSIGNALED(status):
+                code = -os.WTERMSIG(status)
+            elif os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+        except (OSError, ValueError, IndexError):
+            return "its exit status was never reported"
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _kill(proc):
@@ -176,7 +278,7 @@ def _kill(proc):
             kill()
         except (ProcessLookupError, PermissionError):
             pass
-    _wait(proc, None)
+    _wait(proc, 60)  # not forever: a worker whose end is never reported must not hang the run
 
 
 def in_shard(student_id, k, n):
@@ -230,6 +332,9 @@ def _explain(result, limits):
                         "rest of its output was dropped")
     if "MemoryError" in msgs:
         problems.append("the notebook ran out of memory (MemoryError) under the kernel's limit")
+    if "File too large" in msgs + result.get("error", "") and limits.disk_mb:
+        problems.append(f"the notebook tried to write a file larger than {limits.disk_mb} MB "
+                        "(the submission's cap); the write was refused")
     if _kernel_died(result.get("error", "")):
         problems.append(_kernel_died_reason(limits))
     return problems
@@ -271,14 +376,16 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
         src = Path(submissions)
+        skipped = []  # members of a zip that were not extracted: (path in the zip, why)
         if src.is_file() and src.suffix.lower() == ".zip":
-            src = intake.extract_zip(src, workdir / "intake")
+            src = intake.extract_zip(src, workdir / "intake", max_member=limits.disk_bytes,
+                                     skipped=skipped)
         elif not src.is_dir():
             raise intake.IntakeError(f"{submissions} is neither a folder nor a .zip file")
         root = intake.find_root(src, known)
-        present = sorted({d.name for s in root.iterdir() if s.is_dir() for d in s.iterdir()
-                          if d.is_dir() and d.name in known}) if root.is_dir() else []
+        present = intake.present_assignments(root, known)
         subs, problems = intake.collect(root, requested or present, known, bool(requested))
+        problems += _place_skipped(skipped, src, subs)
         if shard:
             subs = [s for s in subs if in_shard(s.student_id, *shard)]
         if not subs and not problems:
@@ -300,7 +407,12 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             scratch = workdir / "jobs" / f"{sub.student_id}__{sub.assignment}"
             nb_dest = scratch / "submitted" / sub.student_id / sub.assignment / f"{sub.assignment}.ipynb"
             if sub.folder is not None and not sub.fatal:
-                intake.prepare(sub, releases[sub.assignment], releases, nb_dest)
+                try:
+                    intake.prepare(sub, releases[sub.assignment], releases, nb_dest,
+                                   file_cap=limits.file_bytes, total_cap=limits.disk_bytes)
+                except Exception as err:  # nothing in one hand-in may stop the others
+                    sub.fatal = (f"the hand-in could not be read ({type(err).__name__}: "
+                                 f"{str(err)[:300]}); nothing was graded")
             if sub.fatal:
                 outcomes.append(_not_graded(sub, db_url))
                 continue
@@ -326,8 +438,14 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             }
             for fut in as_completed(futures):
                 sub, scratch, key = futures[fut]
-                result, error = fut.result()
-                outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback)
+                try:
+                    result, error = fut.result()
+                    outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback)
+                except Exception as err:  # one submission's trouble must not stop the run
+                    outcome = Outcome(sub.student_id, sub.assignment, "failed", problems=[
+                        f"its grading could not be completed ({type(err).__name__}: "
+                        f"{str(err)[:300]})"] + list(sub.problems))
+                    gradebook.fill_previous(outcome, db_url)
                 if outcome.graded:
                     _remember(out, outcome, key)
                 outcomes.append(outcome)
@@ -349,6 +467,20 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             print(f"scratch folders kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _place_skipped(skipped, src, subs):
+    """Put each zip member that was not extracted in the problems of the submission whose folder
+    held it; returns those that belong to no submission."""
+    rest = []
+    for name, why in skipped:
+        path = Path(src) / name
+        owner = next((s for s in subs if s.folder is not None and s.folder in path.parents), None)
+        if owner is None:
+            rest.append(f"{name!r} in the zip: {why}")
+        else:
+            owner.problems.append(f"'{path.relative_to(owner.folder)}' in the zip: {why}")
+    return rest
 
 
 def _not_graded(sub, db_url):
@@ -384,10 +516,7 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         o.problems.insert(0, f"graded, but the grades could not be written to the gradebook "
                              f"({gradebook.first_line(err)}); run the same command again to retry")
         return o
-    for step in ("submitted", "autograded", "public", "feedback"):
-        src = scratch / step / sub.student_id / sub.assignment
-        if src.exists():
-            intake.copy_tree(src, out / step / sub.student_id / sub.assignment)
+    o.problems += _copy_results(sub, scratch, out, limits)
     if feedback and not result.get("feedback_ok", False):
         o.problems.append("its feedback page could not be generated")
     elif by_hand:
@@ -397,6 +526,36 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         if pages.regenerate(out, [sub.assignment], [sub.student_id])[1]:
             o.problems.append("its feedback page could not be made again with the manual grades")
     return o
+
+
+def _copy_results(sub, scratch, out, limits):
+    """Copy what grading made for ``sub`` from its scratch course into ``out``; returns what an
+    instructor should know of the files the notebook left in its working folder.
+
+    Only real folders and regular files are copied, never following a link, within the
+    submission's byte cap (``limits.disk_mb`` in all, ``limits.file_mb`` a file; the graded
+    notebook and its feedback page always); what is not copied is named.
+    """
+    budget = safefiles.Budget(limits.disk_bytes, limits.file_bytes)
+    products = {f"{sub.assignment}.ipynb", f"{sub.assignment}.html"}
+    problems = []
+    removed = safefiles.read_leftovers(scratch)
+    if removed:
+        problems.append("the notebook left links or special files in its working folder; they were "
+                        "removed after it ran, never followed or opened: " + "; ".join(removed))
+    for step in ("submitted", "autograded", "public", "feedback"):
+        src = scratch / step / sub.student_id / sub.assignment
+        if safefiles.entry(src) is None:
+            continue
+        left_out = safefiles.copy_tree(src, out / step / sub.student_id / sub.assignment, budget,
+                                       always=products)
+        if left_out and step == "autograded":
+            problems.append("files the notebook left in its working folder that were not copied "
+                            f"to {step}/ (the submission may bring {limits.disk_mb} MB in all, "
+                            f"{limits.file_mb} MB a file): " + "; ".join(left_out))
+        elif left_out:
+            problems.append(f"not copied to {step}/: " + "; ".join(left_out))
+    return problems
 
 
 class _progress:
