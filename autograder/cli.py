@@ -37,6 +37,17 @@ def _formatter(prog):
 def cmd_grade(args):
     from . import grading, intake
 
+    if args.sandbox:  # read by each submission's judge (autograder/judge.py)
+        os.environ["AUTOGRADER_SANDBOX"] = args.sandbox
+    if os.environ.get("AUTOGRADER_SANDBOX") == "require":
+        from .judge import sandbox_available
+
+        why = sandbox_available()
+        if why:
+            print(f"error: --sandbox require, but {why}. Install bubblewrap (Debian: apt-get install "
+                  "bubblewrap) where user namespaces are allowed, or grade with --sandbox auto.",
+                  file=sys.stderr)
+            return 2
     try:
         limits = grading.Limits(cell_timeout=args.timeout, memory_mb=args.memory,
                                 output_bytes=args.max_output)
@@ -214,6 +225,9 @@ def build_parser():
                    help="submissions graded at once (default: the number of cores)")
     g.add_argument("--memory", type=int, default=2048, metavar="MB",
                    help="memory limit of each student kernel in MB; 0 for none (default 2048)")
+    g.add_argument("--sandbox", choices=["auto", "require", "off"], default=None,
+                   help="run each student's kernel in a bubblewrap sandbox: where available (auto, "
+                        "the default), or refuse to grade without it (require), or never (off)")
     g.add_argument("--max-output", type=int, default=1_000_000, metavar="CHARS",
                    help="characters a notebook may print before the rest is dropped (default 1e6)")
     g.add_argument("--force", action="store_true",

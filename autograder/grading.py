@@ -86,6 +86,7 @@ class Outcome:
     tests: list = field(default_factory=list)  # per graded cell: grade_id, score, max, message
     error_cells: list = field(default_factory=list)  # cells (not only tests) that raised
     integrity: list = field(default_factory=list)  # findings of the scan and the probe
+    protection: dict = field(default_factory=dict)  # sandbox and memory group, from the judge
 
     @property
     def graded(self):
@@ -327,7 +328,8 @@ def _explain(result, limits):
     msgs = " ".join([c["message"] for c in result["cells"]] + result.get("error_cells", []))
     if "CellTimeoutError" in msgs or "Timeout" in result.get("error", ""):
         problems.append(f"a cell ran longer than the {limits.cell_timeout} s limit and was stopped")
-    if any("printed more than" in r for r in result.get("integrity", [])):
+    if any("printed more than" in r for r in result.get("integrity", [])) or \
+            (result.get("protection") or {}).get("output_capped"):  # the judge's own count
         problems.append(f"the notebook printed more than {limits.output_bytes} characters; the "
                         "rest of its output was dropped")
     if "MemoryError" in msgs:
@@ -492,6 +494,7 @@ def _not_graded(sub, db_url):
 def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     """Merge one worker's result into the gradebook and ``out`` (called by the single writer)."""
     o = Outcome(sub.student_id, sub.assignment, "graded", problems=list(sub.problems))
+    o.protection = (result or {}).get("protection") or {}
     if result is None or not result.get("autograde_ok") or not result["cells"]:
         o.status = "failed"
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
@@ -593,10 +596,36 @@ def write_grades_csv(path, outcomes, db_url):
     os.replace(tmp, path)
 
 
+def protection_summary(outcomes):
+    """How the student's code was held while it ran, in words: the sandbox, the memory group."""
+    kinds = {}
+    for o in outcomes:
+        p = o.protection
+        if not p:
+            continue
+        if p.get("protection") == "sandbox":
+            text = "in a bubblewrap sandbox (no network, own PIDs and /tmp, course files read-only, " \
+                   "solutions, references and other submissions hidden)"
+        else:
+            text = f"without the sandbox ({p.get('why_not_sandbox') or 'not available'}): " \
+                   "the guard in the kernel only"
+        text += "; memory " + {"cgroup": "limited by a control group (shared mappings count)",
+                               "rlimit": f"limited by RLIMIT_DATA only ({p.get('why_not_cgroup', '')})",
+                               "none": "not limited"}.get(p.get("memory", "none"), "not limited")
+        kinds.setdefault(text, []).append(o.student_id)
+    if not kinds:
+        return []
+    lines = ["Protection: tests were decided by the judge, in a process of its own; the student's code ran"]
+    for text, students in kinds.items():
+        lines.append(f"  {text}: {len(students)} submission(s)")
+    return lines
+
+
 def write_report(path, outcomes, intake_problems):
     lines = ["Grading report", "==============", ""]
     if intake_problems:
         lines += ["Folders that are not submissions:"] + [f"  - {p}" for p in intake_problems] + [""]
+    lines += protection_summary(outcomes) + [""]
     for o in outcomes:
         lines.append(f"{o.student_id} / {o.assignment}: {o.status}, "
                      f"{o.score:g} of {o.max_score:g} points")

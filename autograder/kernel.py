@@ -1,9 +1,10 @@
-"""The kernel that runs a student's notebook during grading: ipykernel, started under a guard.
+"""The kernel that runs a student's code during grading: ipykernel, started under a guard.
 
-The worker installs a ``python3`` kernelspec in its scratch folder (found first through
-``JUPYTER_PATH``) whose command is ``python -m autograder.kernel -f {connection_file}``. The guard
-applies to the student's code only, not to the grader, and is configured by the worker through
-environment variables:
+nbgrader talks to the judge (:mod:`autograder.judge`), which decides the test cells itself and
+starts this kernel (``python -m autograder.kernel -f {connection_file}``, inside a bubblewrap
+sandbox where one can be had) for everything else; the judge's agent (:mod:`autograder.agent`)
+runs the student's functions here when a test calls them. The guard applies to the student's code
+only, and is configured by the worker through environment variables:
 
 - ``AUTOGRADER_MEMORY_MB``: the memory the kernel may allocate (``RLIMIT_DATA``: heap and private
   writable mappings); an allocation past it raises ``MemoryError`` in the student's cell, and the
@@ -20,8 +21,9 @@ Once the kernel has started, a PEP 578 audit hook (which Python code cannot remo
 access outside those rules, starting processes, ``ctypes`` libraries, sending signals, sockets and
 SQLite connections, and records each refusal. At the end of grading, the worker's probe cell
 (:func:`probe`) reports those refusals and whether the course's checks, NumPy, PyTorch, builtins
-or IPython's error handling were replaced. An audit hook is not a sandbox against native code:
-for hostile classes, run the grader inside a container as well (see the README).
+or IPython's error handling were replaced. The scores do not depend on any of this (the judge
+decides them in its own process); the guard keeps the student's code from the course's files and
+from other processes where no sandbox can be had, and reports what it refused.
 """
 
 import json
@@ -262,6 +264,8 @@ def after_start():
     """Run by ipykernel (``exec_lines``) once the kernel is up, before the notebook's first cell."""
     _state["busy"] = True
     try:
+        import autograder.agent  # noqa: F401  (the judge's hands, loaded before the guard)
+
         take_snapshot()
     finally:
         _state["busy"] = False

@@ -127,6 +127,20 @@ def strip_hidden_tests(source, replacement="# (hidden tests run here when the no
     return pattern.sub(replacement, source)
 
 
+def without_hidden_tests(source, replacement="# (hidden tests run here when the notebook is graded)"):
+    """``source`` with every hidden-tests region removed the way nbgrader itself finds them (its
+    ClearHiddenTests preprocessor: any line that *contains* the delimiter), so that no marker
+    form nbgrader honours can slip through; a malformed region (nested, unclosed) removes all."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    cell = nbformat.v4.new_code_cell(source)
+    try:
+        removed = ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+    except RuntimeError:
+        return replacement
+    return cell.source + ("\n" + replacement if removed and replacement else "")
+
+
 def read(path):
     return nbformat.read(str(path), as_version=4)
 

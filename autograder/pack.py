@@ -23,7 +23,8 @@ from pathlib import Path
 from . import course, notebooks
 
 #: Text that must appear in no file of a pack.
-FORBIDDEN_TEXT = (notebooks.BEGIN_SOLUTION, notebooks.END_SOLUTION, notebooks.BEGIN_HIDDEN, notebooks.END_HIDDEN)
+FORBIDDEN_TEXT = (notebooks.BEGIN_SOLUTION, notebooks.END_SOLUTION, notebooks.BEGIN_HIDDEN,
+                  notebooks.END_HIDDEN)
 #: Names of files and folders that must appear nowhere in a pack.
 FORBIDDEN_NAMES = ("solutions", "mistakes.toml", "autograder", "gradebook.db", "nbgrader_config.py")
 
@@ -118,7 +119,8 @@ packages = ["utils"]
 utils = ["fixtures/*.npz"]
 """
 
-REQUIREMENTS = """# Install into a fresh virtual environment, from this folder:  pip install -r requirements.txt
+REQUIREMENTS = """# Install into a fresh virtual environment, from this folder:
+#   pip install -r requirements.txt
 # torch is pinned to a CPU build; an unpinned or newer torch pulls a CUDA build of several GB.
 {torch}
 numpy>=2.0,<3

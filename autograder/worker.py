@@ -24,10 +24,11 @@ from pathlib import Path
 import nbformat
 from traitlets.config import Config
 
-from . import integrity, kernel, notebooks
+from . import integrity, judge, kernel, notebooks
 
 
 def _config(scratch, cell_timeout, autograded_dir="autograded"):
+    from nbgrader.preprocessors import OverwriteCells
     from traitlets.config.loader import PyFileConfigLoader
 
     from . import course
@@ -43,6 +44,13 @@ def _config(scratch, cell_timeout, autograded_dir="autograded"):
         "Execute": {"timeout": int(cell_timeout)},
         "NbGraderAPI": {"log_level": "WARN"},
     }))
+    from nbgrader.converters import Autograde
+
+    from .judge import MarkJudgedCells
+
+    sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+    sanitize.insert(sanitize.index(OverwriteCells) + 1, MarkJudgedCells)
+    cfg.merge(Config({"Autograde": {"sanitize_preprocessors": sanitize}}))
     return cfg
 
 
@@ -116,7 +124,7 @@ def public_copy(nb, integrity_notes=()):
             + "\n".join(f"- {n}" for n in integrity_notes)))
     for cell in nb.cells:
         if notebooks.is_test(cell):
-            cell.source = notebooks.strip_hidden_tests(cell.source)
+            cell.source = notebooks.without_hidden_tests(notebooks.strip_hidden_tests(cell.source))
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
@@ -127,40 +135,60 @@ PROBE_SOURCE = "__import__('autograder.kernel').kernel.probe()"
 
 
 def install_kernel(scratch, job):
-    """Make ``python3`` mean :mod:`autograder.kernel` (ipykernel under the guard) here.
+    """Make ``python3`` mean the judge (:mod:`autograder.judge`) here, which runs the test cells
+    itself and the rest in the student's kernel (:mod:`autograder.kernel`, ipykernel under the
+    guard, in a bubblewrap sandbox where one can be had).
 
     The student's code may write only to its working folder and a scratch home, and may not read
-    the course's solutions, the gradebook (which holds the hidden tests) or the other submissions.
+    the course's solutions, the instructor-only references, the gradebook (which holds the hidden
+    tests) or the other submissions. Returns the nonce that marks this run's test cells.
     """
+    from . import course, judge
+
     scratch = Path(scratch)
     home = scratch / "home"
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     workdir = scratch / "autograded" / job["student_id"] / job["assignment"]
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
+    student_env = {
+        "AUTOGRADER_MEMORY_MB": str(job.get("memory_mb") or ""),
+        "AUTOGRADER_OUTPUT_BYTES": str(job.get("output_bytes") or ""),
+        "AUTOGRADER_WRITABLE": os.pathsep.join([str(workdir), str(home), "/dev/null"]),
+        "AUTOGRADER_UNREADABLE": os.pathsep.join(
+            job.get("unreadable", []) + [str(scratch), str(course.ROOT / "autograder" / "references")]),
+        "HOME": str(home), "TMPDIR": str(home / "tmp"),
+        "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
+        "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
+        # libraries' caches go to the scratch home: a cache folder inherited from the grader's
+        # environment (PyTorch exports TORCHINDUCTOR_CACHE_DIR once it has used it) lies outside
+        # what the student may write, and creating it there was refused and flagged honest work
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "TORCHINDUCTOR_CACHE_DIR": str(home / ".cache" / "torchinductor"),
+        "TRITON_CACHE_DIR": str(home / ".cache" / "triton"),
+        # one thread per kernel: kernels graded side by side would fight over the cores
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+    nonce = judge.new_nonce()
     (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "autograder.kernel", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-m", "autograder.judge", "-f", "{connection_file}"],
         "display_name": "Python 3 (graded)", "language": "python",
         "env": {
-            "AUTOGRADER_MEMORY_MB": str(job.get("memory_mb") or ""),
-            "AUTOGRADER_OUTPUT_BYTES": str(job.get("output_bytes") or ""),
-            "AUTOGRADER_WRITABLE": os.pathsep.join([str(workdir), str(home), "/dev/null"]),
-            "AUTOGRADER_UNREADABLE": os.pathsep.join(job.get("unreadable", []) + [str(scratch)]),
-            "HOME": str(home), "TMPDIR": str(home / "tmp"),
-            "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
-            "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
-            # libraries' caches go to the scratch home: a cache folder inherited from the grader's
-            # environment (PyTorch exports TORCHINDUCTOR_CACHE_DIR once it has used it) lies outside
-            # what the student may write, and creating it there was refused and flagged honest work
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "TORCHINDUCTOR_CACHE_DIR": str(home / ".cache" / "torchinductor"),
-            "TRITON_CACHE_DIR": str(home / ".cache" / "triton"),
-            # one thread per kernel: kernels graded side by side would fight over the cores
+            "AUTOGRADER_JUDGE_NONCE": nonce,
+            "AUTOGRADER_JUDGE_REPORT": str(scratch / "judge.json"),
+            "AUTOGRADER_JUDGE_RELEASE": str(job.get("release") or ""),
+            "AUTOGRADER_STUDENT_ENV": json.dumps(student_env),
+            "AUTOGRADER_SANDBOX": job.get("sandbox") or os.environ.get("AUTOGRADER_SANDBOX", "auto"),
+            "MPLCONFIGDIR": student_env["MPLCONFIGDIR"], "HOME": str(home),
+            "XDG_CACHE_HOME": student_env["XDG_CACHE_HOME"],
+            "TORCHINDUCTOR_CACHE_DIR": student_env["TORCHINDUCTOR_CACHE_DIR"],
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         },
     }))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(Path(scratch) / "jupyter")] + [p for p in [os.environ.get("JUPYTER_PATH")] if p])
+    os.environ["AUTOGRADER_JUDGE_NONCE"] = nonce  # for MarkJudgedCells, in this process
+    return nonce
 
 
 def grade(job):
@@ -185,8 +213,14 @@ def grade(job):
               "cells": [], "notebooks": [], "error_cells": [], "integrity": [],
               "withheld": []}
     autograded = scratch / "autograded" / student / assignment
+    protection = scratch / "judge.json"
+    result["protection"] = json.loads(protection.read_text()) if protection.exists() else {}
     for path in sorted(autograded.glob("*.ipynb")):
         nb = notebooks.read(path)
+        for cell in nb.cells:  # the judge's marks are this run's secret, not the notebook's
+            if cell.cell_type == "code":
+                cell.source = judge.unmark(cell.source)
+        notebooks.write(nb, path)
         _integrity(nb, findings, result)
         if result["withheld"]:
             _withhold(scratch, path.stem, assignment, student, result["withheld"])

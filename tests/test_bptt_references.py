@@ -2,13 +2,13 @@
 torch.autograd, and the mistake variants
 differ from the correct answer (so that the notebooks' tests can name them)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
 import utils
-from types import SimpleNamespace
-
 from autograder.references import bptt as B
 from autograder.references import elman as E
 from utils import bptt as UB
@@ -24,7 +24,7 @@ nr = SimpleNamespace(
     truncated_backward_mistakes=B.truncated_backward_mistakes,
     cross_entropy_mistakes=B.cross_entropy_mistakes, numerical_grads=UB.numerical_grads,
     numerical_truncated_grads=UB.numerical_truncated_grads)
-from utils.torch_ref import elman_rnn_module, to_numpy, to_torch
+from utils.torch_ref import elman_rnn_module, to_numpy, to_torch  # noqa: E402
 
 
 def _problem(T=5, N=3, D=4, H=6, seed=0):

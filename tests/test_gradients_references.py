@@ -1,6 +1,6 @@
-"""Tests of autograder.references.gradients (and utils.gradients): the references agree with independent computations (finite
-differences, the formula diag(g') W_hh, NumPy's norms), and every catalogued mistake differs from
-the right answer, so that naming it can never flag a correct result."""
+"""Tests of autograder.references.gradients (and utils.gradients): the references agree with
+independent computations (finite differences, the formula diag(g') W_hh, NumPy's norms), and every
+catalogued mistake differs from the right answer, so that naming it can never flag a correct result."""
 
 import numpy as np
 import pytest
