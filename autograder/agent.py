@@ -198,7 +198,7 @@ def _perform(msg):
         else:
             raise wire.WireError(f"unknown operation {op!r}")
         return {"kind": "result", "value": _encode(value)}
-    except Exception as err:  # the student's error, reported to the judge as data
+    except (Exception, SystemExit) as err:  # the student's error, reported to the judge as data
         return _error(err)
 
 

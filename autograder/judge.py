@@ -122,6 +122,15 @@ def sandbox_command(command, hidden, writable, cwd):
     only ``writable`` folders writable."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # a private /tmp, but Python, its packages and the course stay where they are when they live
+    # under /tmp (a virtual environment made by mktemp, a CI checkout)
+    course_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    needed = {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, course_root,
+                                            os.path.dirname(os.path.realpath(sys.executable)),
+                                            *sys.path] if p and os.path.isdir(p)}
+    for path in sorted(p for p in needed if p == "/tmp" or p.startswith("/tmp/")):
+        if not any(path.startswith(q + os.sep) for q in needed if q != path and q.startswith("/tmp/")):
+            args += ["--ro-bind", path, path]
     for path in hidden:
         if os.path.isdir(path):
             args += ["--tmpfs", path]
@@ -203,6 +212,11 @@ class StudentKernelDied(RuntimeError):
     pass
 
 
+class AgentStopped(RuntimeError):
+    """The student's code ended the agent's session or closed its pipes: this test fails, the
+    kernel lives on."""
+
+
 class Link:
     """The student's kernel: started, watched, and spoken to through its Jupyter channels."""
 
@@ -264,6 +278,7 @@ class Link:
         except RuntimeError as err:
             raise StudentKernelDied(f"the notebook's kernel did not start: {err}") from None
         self.serving = None   # msg_id of the running agent.serve(), when a session is open
+        self.pending = None   # msg_id of the cell being run for the student, when one is
 
     # plain cells
 
@@ -273,7 +288,10 @@ class Link:
     def execute(self, code, relay=True, silent=False, store_history=True, user_expressions=None):
         msg_id = self.client.execute(code, silent=silent, store_history=store_history,
                                      user_expressions=user_expressions or {}, allow_stdin=False)
-        return self._await_reply(msg_id, relay)
+        self.pending = msg_id
+        reply = self._await_reply(msg_id, relay)
+        self.pending = None
+        return reply
 
     def _await_reply(self, msg_id, relay):
         """Relay the outputs of request ``msg_id`` until its reply and the kernel's idle status."""
@@ -312,10 +330,39 @@ class Link:
                 return out
 
     def interrupt(self):
-        try:
-            self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
-        except Exception:
-            pass
+        """SIGINT to the student's kernel, from outside (the guard refuses a kernel's signal to
+        itself, which is how ipykernel answers an interrupt_request). In the sandbox the kernel is
+        a descendant of bubblewrap: found by its parent links in /proc."""
+        import signal
+
+        for pid in self._kernel_pids():
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def _kernel_pids(self):
+        if self.protection != "sandbox":
+            return [self.proc.pid]
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                    parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+                except (OSError, IndexError, ValueError):
+                    pass
+        found, todo = [], [self.proc.pid]
+        while todo:
+            for child in parents.get(todo.pop(), []):
+                todo.append(child)
+                try:
+                    if b"autograder.kernel" in Path(f"/proc/{child}/cmdline").read_bytes() and \
+                            not Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"bwrap"):
+                        found.append(child)
+                except OSError:
+                    pass
+        return found
 
     def stop(self):
         try:
@@ -362,7 +409,7 @@ class Link:
             if shell is not None and self.serving and shell["parent_header"].get("msg_id") == self.serving:
                 self.serving = None
                 content = shell["content"]
-                raise StudentKernelDied(
+                raise AgentStopped(
                     "your code stopped the grader's connection to your kernel "
                     f"({content.get('ename', '')}: {content.get('evalue', '')})")
             if not self.alive():
@@ -372,7 +419,7 @@ class Link:
         try:
             text = wire.receive(self.from_agent, self._wait_readable)
         except EOFError:
-            raise StudentKernelDied("your code closed the grader's connection to your kernel") from None
+            raise AgentStopped("your code closed the grader's connection to your kernel") from None
         for msg in self._drain_iopub():  # prints made during the operation, in order
             if msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "stream":
                 self.kernel.relay_student_print(msg["content"].get("text", ""))
@@ -382,7 +429,7 @@ class Link:
         try:
             wire.send(self.to_agent, wire.dumps(message))
         except OSError:
-            raise StudentKernelDied("your code closed the grader's connection to your kernel") from None
+            raise AgentStopped("your code closed the grader's connection to your kernel") from None
 
     def open(self):
         if self.serving is None:
@@ -740,20 +787,47 @@ class JudgeKernel(Kernel):
             self.link.stop()
         os._exit(1)
 
+    def _send_interrupt_children(self):
+        """nbgrader stopped the cell (its time limit), by an interrupt_request on the control
+        channel (the judge's kernelspec asks for interrupts by message): the student's code is
+        interrupted, and the judge, which is waiting for it, goes on when it answers. A kernel that
+        does not stop within 10 s is killed, which the waiting judge reports as a dead kernel."""
+        link = self.link
+        if link is None:
+            return
+        link.interrupt()
+        import threading
+
+        def kill_if_stuck(busy=(link.serving, link.pending)):
+            if any(busy) and (link.serving, link.pending) == busy and link.alive():
+                link.proc.kill()
+
+        timer = threading.Timer(10, kill_if_stuck)
+        timer.daemon = True
+        timer.start()
+
     def _interrupted(self):
+        """nbgrader stopped the cell (its time limit): stop the student's code too, and wait for
+        the kernel to be ready again; a kernel that does not stop is killed (a dead kernel, as
+        nbgrader would have seen it)."""
         link = self.link
         if link is not None:
+            waiting = {m for m in (link.serving, link.pending) if m}
             link.interrupt()
             deadline = time.time() + 10
-            while link.alive() and time.time() < deadline:
+            while waiting and time.time() < deadline:
+                if not link.alive():
+                    self._die("the notebook's kernel died after it was interrupted")
                 try:
                     shell = link.client.get_shell_msg(timeout=0.2)
                 except Exception:
                     continue
-                if shell["parent_header"].get("msg_id") in (link.serving,):
-                    break
-            link.serving = None
-        return self._error_reply("KeyboardInterrupt", "the cell was stopped", [])
+                waiting.discard(shell["parent_header"].get("msg_id"))
+            if waiting:
+                self._die("the notebook's kernel did not stop when it was interrupted")
+            link.serving = link.pending = None
+            link._drain_iopub()
+        return self._error_reply("KeyboardInterrupt", "the cell was stopped (time limit)", [])
 
     def _error_reply(self, ename, evalue, tb):
         content = {"ename": ename, "evalue": evalue, "traceback": tb}
@@ -799,12 +873,12 @@ class JudgeKernel(Kernel):
         replayed, self.ops = time.perf_counter(), 0
         self.ns.cache.clear()
         self.in_test = True
+        interrupted = False
         try:
             compiled = compile(code, "<test cell>", "exec")
             exec(compiled, self.ns)
-        except KeyboardInterrupt:
-            raise
-        except StudentKernelDied:
+        except (KeyboardInterrupt, StudentKernelDied):
+            interrupted = True
             raise
         except Exception as err:
             sys.stdout.flush()
@@ -816,12 +890,13 @@ class JudgeKernel(Kernel):
             self.timings.append([round(replayed - started, 3), round(time.perf_counter() - replayed, 3),
                                  self.ops])
             _record({"test_cells": self.timings})
-            try:
-                link.close()
-            except StudentKernelDied:
-                raise
-            except Exception:
-                link.serving = None
+            if not interrupted:  # an interrupted session is ended by _interrupted
+                try:
+                    link.close()
+                except StudentKernelDied:
+                    raise
+                except Exception:
+                    link.serving = None
         sys.stdout.flush()
         return {"status": "ok", "execution_count": self.execution_count, "payload": [],
                 "user_expressions": {}}

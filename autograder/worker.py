@@ -173,6 +173,7 @@ def install_kernel(scratch, job):
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "autograder.judge", "-f", "{connection_file}"],
         "display_name": "Python 3 (graded)", "language": "python",
+        "interrupt_mode": "message",  # handled by the judge, which interrupts the student's kernel
         "env": {
             "AUTOGRADER_JUDGE_NONCE": nonce,
             "AUTOGRADER_JUDGE_REPORT": str(scratch / "judge.json"),

@@ -9,6 +9,7 @@ and the honest student graded in the same run must get full marks.
 """
 
 import csv
+import os
 import subprocess
 import sys
 import time
@@ -379,3 +380,55 @@ def test_feedback_copies_drop_every_hidden_marker_form_nbgrader_honours(marker):
     # an unclosed region: nothing after the marker may show
     cell.source = f"check(1)\n{marker}\nsecret_expected = 42"
     assert "secret_expected" not in worker.public_copy(nb).cells[0].source
+
+
+# --- the judge kernel itself, driven by nbclient as nbgrader drives it (a few seconds) ------------
+
+def _run_judged(tmp_path, cells, timeout=20, sandbox="auto"):
+    """Run ``cells`` through the judge; a cell starting with ``TEST\\n`` is a marked test cell."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nonce = judge.new_nonce()
+    spec = tmp_path / "jupyter" / "kernels" / "judged"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "autograder.judge", "-f", "{connection_file}"],
+        "display_name": "judge", "language": "python", "interrupt_mode": "message",
+        "env": {"AUTOGRADER_JUDGE_NONCE": nonce, "AUTOGRADER_SANDBOX": sandbox,
+                "AUTOGRADER_STUDENT_ENV": json.dumps({"AUTOGRADER_WRITABLE": str(tmp_path)}),
+                "AUTOGRADER_JUDGE_REPORT": str(tmp_path / "judge.json"),
+                "PYTHONPATH": str(course.ROOT)}}))
+    os.environ["JUPYTER_PATH"] = str(tmp_path / "jupyter")
+    try:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            judge.MARK + nonce + "\n" + c[5:] if c.startswith("TEST\n") else c) for c in cells])
+        NotebookClient(nb, kernel_name="judged", timeout=timeout, allow_errors=True,
+                       interrupt_on_timeout=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        os.environ.pop("JUPYTER_PATH", None)
+    return [[(o.get("ename"), o.get("text", "")) for o in c.outputs] for c in nb.cells]
+
+
+def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
+    outs = _run_judged(tmp_path, [
+        "import numpy as np\nnp = None  # the student rebinds np: tests still get NumPy\n"
+        "def double(x):\n    x *= 2\n    return x\n"
+        "def loop():\n    while True:\n        pass\n"
+        "def leave():\n    raise SystemExit(3)\n"
+        "class Liar:\n    def __eq__(self, other):\n        return True\n"
+        "def liar():\n    return Liar()",
+        "TEST\nimport numpy as np\na = np.ones(3)\nassert (double(a) == 2).all() and (a == 2).all()\n"
+        "print('in place', a)",
+        "TEST\nassert liar() != 5, 'a liar crossed'\nprint('no liar')",
+        "TEST\nloop()",
+        "TEST\nleave()",
+        "TEST\nprint('alive', double(np.arange(2)))",
+    ], timeout=5)
+    assert outs[1] == [(None, "in place [2. 2. 2.]\n")], outs[1]
+    assert outs[2] == [(None, "no liar\n")], outs[2]
+    assert outs[3][0][0] is not None  # stopped by the time limit: an error, not points
+    assert outs[4][0][0] == "StudentCodeError", outs[4]
+    assert outs[5] == [(None, "alive [0 2]\n")], outs[5]
