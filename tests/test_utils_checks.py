@@ -167,3 +167,27 @@ def test_check_no_library_calls_sees_what_the_source_hides():
     with pytest.raises(CheckFailure, match="changed the interpreter's profiler"):
         check_no_library_calls("blind", blinds_the_profiler, x)
     assert sys.getprofile() is None  # the check leaves no profiler behind
+
+
+def test_check_no_library_calls_does_not_hold_the_tests_own_functions_against_the_student():
+    import numpy as np
+    import torch
+
+    from utils import CheckFailure, check_no_library_calls
+
+    def step_of_the_test(h):  # a reference step the test passes in; it may use the library
+        return torch.tanh(torch.as_tensor(h)).numpy()
+
+    def student(step, h):
+        return step(h) + 0.0
+
+    def student_who_calls_torch_too(step, h):
+        return step(h) + torch.zeros(1).numpy()
+
+    h = np.zeros(3)
+    check_no_library_calls("student", student, step_of_the_test, h, trusted=(step_of_the_test,))
+    with pytest.raises(CheckFailure, match="while it ran it called torch"):
+        check_no_library_calls("student", student, step_of_the_test, h)  # not trusted: seen
+    with pytest.raises(CheckFailure, match="while it ran it called torch"):
+        check_no_library_calls("student", student_who_calls_torch_too, step_of_the_test, h,
+                               trusted=(step_of_the_test,))
