@@ -399,6 +399,8 @@ class Link:
         while True:
             if select.select([fd], [], [], 0.05)[0]:
                 return
+            if self.kernel.interrupt_flag.is_set():
+                raise KeyboardInterrupt  # the time limit: _interrupted waits for the kernel
             for msg in self._drain_iopub():
                 if msg["parent_header"].get("msg_id") == self.serving and msg["msg_type"] == "stream":
                     self.kernel.relay_student_print(msg["content"].get("text", ""))
@@ -616,6 +618,9 @@ class JudgeKernel(Kernel):
         self.imported = False
         self.ops = 0
         self.timings = []   # per test cell: seconds replaying, seconds judging, operations
+        import threading
+
+        self.interrupt_flag = threading.Event()  # set by an interrupt_request (the time limit)
         student_env = json.loads(os.environ.get("AUTOGRADER_STUDENT_ENV") or "{}")
         self.output_cap = int(student_env.get("AUTOGRADER_OUTPUT_BYTES") or 0)
         self.output_used, self.output_noted = 0, False
@@ -762,6 +767,7 @@ class JudgeKernel(Kernel):
 
     def do_execute(self, code, silent, store_history=True, user_expressions=None,
                    allow_stdin=False, *, cell_meta=None, cell_id=None):
+        self.interrupt_flag.clear()
         parent = self.get_parent("shell")
         for stream in (sys.stdout, sys.stderr):  # what the judge prints belongs to this cell
             if hasattr(stream, "set_parent"):
@@ -795,6 +801,7 @@ class JudgeKernel(Kernel):
         link = self.link
         if link is None:
             return
+        self.interrupt_flag.set()  # the judge's own waiting stops at the next check
         link.interrupt()
         import threading
 
@@ -813,7 +820,6 @@ class JudgeKernel(Kernel):
         link = self.link
         if link is not None:
             waiting = {m for m in (link.serving, link.pending) if m}
-            link.interrupt()
             deadline = time.time() + 10
             while waiting and time.time() < deadline:
                 if not link.alive():
@@ -870,6 +876,8 @@ class JudgeKernel(Kernel):
         # the student's later cells, as when the notebook runs in JupyterLab
         started = time.perf_counter()
         link.execute(visible, relay=False, silent=True, store_history=False)
+        if self.interrupt_flag.is_set():  # the time limit struck while the student's code ran
+            raise KeyboardInterrupt
         replayed, self.ops = time.perf_counter(), 0
         self.ns.cache.clear()
         self.in_test = True

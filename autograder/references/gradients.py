@@ -15,7 +15,7 @@ Shapes follow the course: ``x`` (T, N, D), ``h0`` and ``h_prev`` (N, H), ``W_xh`
 import numpy as np
 import torch
 
-from utils.gradients import GAMMA, _check_activation, flatten, random_rnn
+from utils.gradients import GAMMA, _check_activation, flatten, random_rnn, recurrent_matrix  # noqa: F401  (re-exported)
 from utils.torch_ref import to_numpy, to_torch
 
 ASSIGNMENT = "04_vanishing_exploding"
