@@ -195,7 +195,10 @@ def _child_setup(cgroup):
     session would not reach)."""
     def setup():
         if cgroup is not None:
-            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+            try:
+                (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:  # the group went away: RLIMIT_DATA still limits the kernel
+                pass
         try:
             import ctypes
             import signal
