@@ -241,6 +241,7 @@ def mutable_leaves(item, value):
     if type(item) is list and isinstance(value, list):
         for i, v in zip(item, value, strict=False):
             yield from mutable_leaves(i, v)
+        yield value  # the list itself: a function may replace its entries
     elif type(item) is dict and len(item) == 1:
         (tag, body), = item.items()
         if tag == "t" and isinstance(value, tuple) and type(body) is list:
@@ -250,11 +251,16 @@ def mutable_leaves(item, value):
             for pair, v in zip(body, value.values(), strict=False):
                 if type(pair) is list and len(pair) == 2:
                     yield from mutable_leaves(pair[1], v)
+            yield value
         elif tag in ("a", "T", "g"):
             yield value
 
 
 def snapshot(value):
+    if isinstance(value, list):
+        return [id(v) for v in value]
+    if isinstance(value, dict):
+        return [(k, id(v)) for k, v in value.items()]
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, np.random.Generator):
@@ -267,6 +273,10 @@ def _state_copy(state):
 
 
 def changed(value, before):
+    if isinstance(value, list):
+        return [id(v) for v in value] != before
+    if isinstance(value, dict):
+        return [(k, id(v)) for k, v in value.items()] != before
     if isinstance(value, np.ndarray):
         return value.shape != before.shape or not np.array_equal(value, before, equal_nan=True)
     if isinstance(value, np.random.Generator):
@@ -277,7 +287,12 @@ def changed(value, before):
 
 def copy_back(original, new):
     """Put what the other side's call left in ``new`` into ``original``, in place."""
-    if isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
+    if isinstance(original, list) and isinstance(new, list):
+        original[:] = new
+    elif isinstance(original, dict) and isinstance(new, dict):
+        original.clear()
+        original.update(new)
+    elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
         original.bit_generator.state = new.bit_generator.state
     elif isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
         if original.shape == new.shape and original.flags.writeable:

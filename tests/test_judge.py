@@ -416,19 +416,21 @@ def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
     outs = _run_judged(tmp_path, [
         "import numpy as np\nnp = None  # the student rebinds np: tests still get NumPy\n"
         "def double(x):\n    x *= 2\n    return x\n"
+        "def replace_first(items):\n    items[0] = 'new'\n"
         "def loop():\n    while True:\n        pass\n"
         "def leave():\n    raise SystemExit(3)\n"
         "class Liar:\n    def __eq__(self, other):\n        return True\n"
         "def liar():\n    return Liar()",
         "TEST\nimport numpy as np\na = np.ones(3)\nassert (double(a) == 2).all() and (a == 2).all()\n"
         "print('in place', a)",
-        "TEST\nassert liar() != 5, 'a liar crossed'\nprint('no liar')",
+        "TEST\nassert liar() != 5, 'a liar crossed'\nitems = ['old', 1]\nreplace_first(items)\n"
+        "print('no liar', items)",
         "TEST\nloop()",
         "TEST\nleave()",
         "TEST\nprint('alive', double(np.arange(2)))",
     ], timeout=5)
     assert outs[1] == [(None, "in place [2. 2. 2.]\n")], outs[1]
-    assert outs[2] == [(None, "no liar\n")], outs[2]
+    assert outs[2] == [(None, "no liar ['new', 1]\n")], outs[2]  # a list changed in place
     assert outs[3][0][0] is not None  # stopped by the time limit: an error, not points
     assert outs[4][0][0] == "StudentCodeError", outs[4]
     assert outs[5] == [(None, "alive [0 2]\n")], outs[5]
