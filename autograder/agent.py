@@ -20,6 +20,7 @@ from . import wire
 _objects = {}   # handle -> the object it stands for (kept alive while the kernel lives)
 _handles = {}   # id(object) -> handle
 _ITER_LIMIT = 100_000
+_REPEAT_LIMIT = 1_000_000
 
 
 def _kernel():
@@ -143,27 +144,9 @@ def _perform(msg):
             utils.seed_all(int(msg["seed"]))
             return {"kind": "result", "value": None}
         obj = _decode(msg["ref"]) if "ref" in msg else None
-        if op in ("call", "checked_call"):
-            del _STUBS[:]
-            args, kwargs = _decode(msg["args"]), _decode(msg["kwargs"])
-            stubs = tuple(_STUBS)
-            leaves = list(wire.mutable_leaves([msg["args"], msg["kwargs"]], [args, kwargs]))
-            before = [wire.snapshot(v) for v in leaves]
-            if op == "call":
-                value = obj(*args, **kwargs)
-            else:
-                from utils.checks import check_no_library_calls
-
-                # the judge's functions it was given (a decoder's step) are the test's, not the
-                # student's: what they run is not held against the student
-                value = check_no_library_calls(str(msg["name"]), obj, *args,
-                                               forbidden=tuple(_decode(msg["forbidden"])),
-                                               trusted=stubs, **kwargs)
-            # inputs the function changed in place go back, so that a test can see it did
-            after = [[k, _encode(v)] for k, (v, b) in enumerate(zip(leaves, before, strict=True))
-                     if wire.changed(v, b)]
-            return {"kind": "result", "value": _encode(value), "changed": after}
-        elif op == "getattr":
+        if op in ("call", "checked_call", "repeat"):
+            return _call(op, obj, msg)
+        if op == "getattr":
             value = getattr(obj, str(msg["name"]))
         elif op == "setattr":
             setattr(obj, str(msg["name"]), _decode(msg["value"]))
@@ -200,6 +183,73 @@ def _perform(msg):
         return {"kind": "result", "value": _encode(value)}
     except (Exception, SystemExit) as err:  # the student's error, reported to the judge as data
         return _error(err)
+
+
+_WARNINGS_LIMIT = 20
+
+
+def _errstate(settings):
+    """The test's NumPy floating-point settings (``np.errstate(over="raise")`` around a call in the
+    test), which the judge sends along: the same call in one process would run under them."""
+    import contextlib
+
+    if type(settings) is not dict:
+        return contextlib.nullcontext()
+    import numpy as np
+
+    return np.errstate(**{k: str(v) for k, v in settings.items()
+                          if k in ("divide", "over", "under", "invalid")})
+
+
+def _call(op, obj, msg):
+    """Call the student's function; its warnings go back to the judge, whose own filters (a test's
+    ``warnings.simplefilter("error")``) decide what they do, as they would in one process."""
+    import warnings
+
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always")
+            try:
+                with _errstate(msg.get("np_err")):
+                    answer = _call_body(op, obj, msg)
+            finally:
+                caught = list(log)
+    except (Exception, SystemExit) as err:  # the student's error, reported to the judge as data
+        answer = _error(err)
+    try:
+        answer["warnings"] = [[str(w.category.__name__), str(w.message)[:1000], int(w.lineno or 0)]
+                              for w in caught[:_WARNINGS_LIMIT]]
+    except Exception:  # a warning whose text cannot be read is not passed on
+        pass
+    return answer
+
+
+def _call_body(op, obj, msg):
+    del _STUBS[:]
+    args, kwargs = _decode(msg["args"]), _decode(msg["kwargs"])
+    stubs = tuple(_STUBS)
+    leaves = list(wire.mutable_leaves([msg["args"], msg["kwargs"]], [args, kwargs]))
+    before = [wire.snapshot(v) for v in leaves]
+    if op == "call":
+        value = obj(*args, **kwargs)
+    elif op == "repeat":  # utils.repeat_calls: n calls in one go, the same argument objects each time
+        n = int(msg["n"])
+        if not 0 <= n <= _REPEAT_LIMIT:
+            raise wire.WireError(f"{n} calls asked for at once")
+        value = [obj(*args, **kwargs) for _ in range(n)]
+    else:
+        from utils.checks import check_no_library_calls
+
+        # the judge's functions it was given (a decoder's step) are the test's, not the
+        # student's: what they run is not held against the student
+        value = check_no_library_calls(str(msg["name"]), obj, *args,
+                                       forbidden=tuple(_decode(msg["forbidden"])),
+                                       trusted=stubs, **kwargs)
+    # inputs the function changed in place go back, so that a test can see it did
+    after = [[k, _encode(v)] for k, (v, b) in enumerate(zip(leaves, before, strict=True))
+             if wire.changed(v, b)]
+    return {"kind": "result", "value": _encode(value), "changed": after}
 
 
 def _exchange(prompt):

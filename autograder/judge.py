@@ -516,7 +516,7 @@ class RemoteRef:
     def __call__(self, *args, **kwargs):
         encoded = [self._judge.encode(list(args)), self._judge.encode(kwargs)]
         return self._judge.remote({"op": "call", "ref": {"ref": self._handle}, "args": encoded[0],
-                                   "kwargs": encoded[1]}, origin=self._origin,
+                                   "kwargs": encoded[1], **_call_settings()}, origin=self._origin,
                                   sent=(encoded, [list(args), kwargs]))
 
     def __getitem__(self, key):
@@ -574,8 +574,38 @@ class RemoteRef:
         encoded = [self._judge.encode(list(args)), self._judge.encode(kwargs)]
         return self._judge.remote({"op": "checked_call", "ref": {"ref": self._handle},
                                    "name": name, "args": encoded[0], "kwargs": encoded[1],
-                                   "forbidden": self._judge.encode(list(forbidden))},
+                                   "forbidden": self._judge.encode(list(forbidden)),
+                                   **_call_settings()},
                                   origin=self._origin, sent=(encoded, [list(args), kwargs]))
+
+    def __autograder_repeat__(self, n, args, kwargs):
+        encoded = [self._judge.encode(list(args)), self._judge.encode(kwargs)]
+        return self._judge.remote({"op": "repeat", "ref": {"ref": self._handle}, "n": int(n),
+                                   "args": encoded[0], "kwargs": encoded[1], **_call_settings()},
+                                  origin=self._origin, sent=(encoded, [list(args), kwargs]))
+
+
+_NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
+
+
+def _call_settings():
+    """What a call carries of the test's context: NumPy's floating-point settings where the test
+    changed them (``with np.errstate(over="raise")``)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return {}
+    err = numpy.geterr()
+    return {} if err == _NUMPY_DEFAULT_ERR else {"np_err": err}
+
+
+def _warning_category(name):
+    """The judge's class for a warning the student's code raised (by name; anything else: a
+    UserWarning)."""
+    for home in (builtins, getattr(sys.modules.get("numpy"), "exceptions", None)):
+        found = getattr(home, str(name), None) if home is not None else None
+        if isinstance(found, type) and issubclass(found, Warning):
+            return found
+    return UserWarning
 
 
 class Namespace(dict):
@@ -620,6 +650,7 @@ class JudgeKernel(Kernel):
         self.in_test = False
         self.imported = False
         self.ops = 0
+        self.warning_registry = {}  # warnings shown once per place, as Python does
         self.timings = []   # per test cell: seconds replaying, seconds judging, operations
         import threading
 
@@ -695,15 +726,27 @@ class JudgeKernel(Kernel):
         whose arrays the call changed in place are changed here too."""
         self.ops += 1
         answer = self._link().request(op)
-        if answer.get("kind") == "error":
-            raise self._student_error(answer)
         if sent is not None and type(answer.get("changed")) is list:
             leaves = list(wire.mutable_leaves(*sent))
             for entry in answer["changed"]:
                 if type(entry) is list and len(entry) == 2 and type(entry[0]) is int \
                         and 0 <= entry[0] < len(leaves):
                     wire.copy_back(leaves[entry[0]], self.decode(entry[1]))
+        if type(answer.get("warnings")) is list:
+            self._warn_again(answer["warnings"])
+        if answer.get("kind") == "error":
+            raise self._student_error(answer)
         return self.decode(answer.get("value"), origin)
+
+    def _warn_again(self, items):
+        """Issue here the warnings the student's code issued during a call: the test's filters
+        decide (show, record, ignore, or raise at the call, as ``simplefilter("error")`` does)."""
+        import warnings
+
+        for item in items[:20]:
+            if type(item) is list and len(item) == 3 and type(item[1]) is str and type(item[2]) is int:
+                warnings.warn_explicit(item[1], _warning_category(item[0]), "<your code>", item[2],
+                                       module="student", registry=self.warning_registry)
 
     def _student_error(self, answer):
         name = str(answer.get("type", "Exception"))
@@ -915,6 +958,12 @@ class JudgeKernel(Kernel):
     def do_shutdown(self, restart):
         if self.link is not None:
             self.link.stop()
+        if not restart:
+            # the reply goes out at once; then the judge ends itself: ipykernel's own shutdown of its
+            # threads sometimes hangs for seconds (nbgrader waits, then kills), once per submission
+            import threading
+
+            threading.Timer(0.5, _end_now).start()
         return {"status": "ok", "restart": restart}
 
 
@@ -949,6 +998,19 @@ def main():
     except ImportError:
         pass
     app.start()
+    _end_now()
+
+
+def _end_now():
+    """End the judge at once: what had to be written is written (the report, the student's kernel
+    stopped), and the exit handlers and teardown left (ZeroMQ's, PyTorch's) can block for seconds
+    that nbgrader waits before it kills the process, once per submission."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
 
 
 if __name__ == "__main__":

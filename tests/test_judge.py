@@ -434,3 +434,38 @@ def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
     assert outs[3][0][0] is not None  # stopped by the time limit: an error, not points
     assert outs[4][0][0] == "StudentCodeError", outs[4]
     assert outs[5] == [(None, "alive [0 2]\n")], outs[5]
+
+
+def test_the_tests_warning_filters_and_numpy_settings_reach_the_students_code(tmp_path):
+    # in one process, a test's simplefilter("error") or np.errstate(over="raise") would act on the
+    # student's code; across the boundary they must act the same way
+    outs = _run_judged(tmp_path, [
+        "import numpy as np\ndef naive(x):\n    return np.exp(np.asarray(x)).sum()",
+        "TEST\nimport warnings\nwith warnings.catch_warnings():\n    warnings.simplefilter('error')\n"
+        "    try:\n        naive([1000.0])\n    except RuntimeWarning as err:\n"
+        "        print('raised', type(err).__name__, err)",
+        "TEST\nimport warnings\nwith warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n    naive([1000.0])\n"
+        "print(len(caught), caught[0].category.__name__)",
+        "TEST\nimport numpy as np\nwith np.errstate(over='raise'):\n    try:\n        naive([1000.0])\n"
+        "    except FloatingPointError as err:\n        print('floating point', err)",
+        "TEST\nprint(naive([1.0, 0.0]) > 0)",
+    ], timeout=10)
+    assert outs[1] == [(None, "raised RuntimeWarning overflow encountered in exp\n")], outs[1]
+    assert outs[2] == [(None, "1 RuntimeWarning\n")], outs[2]
+    assert outs[3][0][1].startswith("floating point overflow encountered in exp\n"), outs[3]
+    assert "(in your code: naive, line 3" in outs[3][0][1], outs[3]  # where to look
+    assert outs[4] == [(None, "True\n")], outs[4]
+
+
+def test_repeated_calls_run_in_one_go_and_keep_the_generator(tmp_path):
+    # utils.repeat_calls: n calls of the student's sampler in one operation, the generator advancing
+    # from call to call and copied back, the same draws as n single calls
+    outs = _run_judged(tmp_path, [
+        "def draw(rng, high):\n    return int(rng.integers(0, high))",
+        "TEST\nimport numpy as np\nimport utils\nrng = np.random.default_rng(3)\n"
+        "draws = utils.repeat_calls(draw, 500, rng, 10)\nmine = np.random.default_rng(3)\n"
+        "print(draws == [int(mine.integers(0, 10)) for _ in range(500)], "
+        "rng.integers(0, 10**9) == mine.integers(0, 10**9))",
+    ], timeout=10)
+    assert outs[1] == [(None, "True True\n")], outs[1]

@@ -191,3 +191,24 @@ def test_check_no_library_calls_does_not_hold_the_tests_own_functions_against_th
     with pytest.raises(CheckFailure, match="while it ran it called torch"):
         check_no_library_calls("student", student_who_calls_torch_too, step_of_the_test, h,
                                trusted=(step_of_the_test,))
+
+
+def test_repeat_calls_is_n_calls_with_the_same_arguments():
+    import numpy as np
+
+    import utils
+
+    rng, mine = np.random.default_rng(5), np.random.default_rng(5)
+    assert utils.repeat_calls(lambda r, k: int(r.integers(k)), 20, rng, k=7) == [
+        int(mine.integers(7)) for _ in range(20)]
+    assert utils.repeat_calls(lambda: 1, 0) == []
+
+
+def test_check_defined_names_what_a_cell_above_did_not_make():
+    import pytest
+
+    import utils
+
+    utils.check_defined({"model": 1}, ["model"], "unused")
+    with pytest.raises(utils.CheckFailure, match="model, corpus are not defined: run the training cell"):
+        utils.check_defined({}, ["model", "corpus"], "run the training cell")

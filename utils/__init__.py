@@ -30,12 +30,14 @@ _warnings.filterwarnings("ignore", message=".*Matplotlib.*")
 from .checks import (  # noqa: E402
     CheckFailure,
     check_close,
+    check_defined,
     check_equal,
     check_no_library,
     check_no_library_calls,
     check_raises,
     check_shape,
     diagnose,
+    repeat_calls,
 )
 from .env import choose, device, grading_mode, is_grading  # noqa: E402
 from .gradcheck import check_gradient, numerical_gradient, rel_error  # noqa: E402
@@ -44,6 +46,7 @@ from .seeding import seed_all  # noqa: E402
 __all__ = [
     "CheckFailure",
     "check_close",
+    "check_defined",
     "check_equal",
     "check_gradient",
     "check_no_library",
@@ -57,5 +60,6 @@ __all__ = [
     "is_grading",
     "numerical_gradient",
     "rel_error",
+    "repeat_calls",
     "seed_all",
 ]

@@ -196,6 +196,37 @@ def check_raises(name, func, exception, *args, match=None, hint=None, **kwargs):
           hint)
 
 
+def check_defined(namespace, names, hint):
+    """Fail with ``hint`` unless every name in ``names`` is defined in ``namespace`` (the test cell's
+    ``globals()``): a model or data set that a cell above makes and that cell has not run to its end."""
+    missing = []
+    for name in names:
+        try:
+            namespace[name]
+        except KeyError:
+            missing.append(name)
+    if missing:
+        raise CheckFailure(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not defined: {hint}")
+
+
+def repeat_calls(func, n, *args, **kwargs):
+    """``[func(*args, **kwargs) for _ in range(n)]``: ``n`` calls with the same arguments, a random
+    generator among them advancing from call to call (draws to count, for a sampling test).
+
+    Under the grader, where ``func`` lives in the student's kernel and the test in the judge, the
+    ``n`` calls run there in one go instead of ``n`` round trips; each result is still checked here.
+    """
+    n = int(n)
+    remote = getattr(type(func), "__autograder_repeat__", None)
+    if remote is not None:
+        results = remote(func, n, args, kwargs)
+        if type(results) is not list or len(results) != n:
+            raise CheckFailure(f"{n} calls of {getattr(func, '__name__', 'the function')} did not give "
+                               f"{n} results")
+        return results
+    return [func(*args, **kwargs) for _ in range(n)]
+
+
 def _dotted_names(tree):
     """Every dotted name in the code (``torch.nn.RNN``, ``F.one_hot``) and every imported module."""
     names = set()
