@@ -585,6 +585,7 @@ class RemoteRef:
                                   origin=self._origin, sent=(encoded, [list(args), kwargs]))
 
 
+WARNINGS_PER_CALL = 20
 _NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 
 
@@ -743,7 +744,7 @@ class JudgeKernel(Kernel):
         decide (show, record, ignore, or raise at the call, as ``simplefilter("error")`` does)."""
         import warnings
 
-        for item in items[:20]:
+        for item in items[:WARNINGS_PER_CALL]:  # the agent caps too, but the agent is not trusted
             if type(item) is list and len(item) == 3 and type(item[1]) is str and type(item[2]) is int:
                 warnings.warn_explicit(item[1], _warning_category(item[0]), "<your code>", item[2],
                                        module="student", registry=self.warning_registry)
