@@ -40,6 +40,21 @@ def test_rel_error_and_check_gradient():
         check_gradient("dW", np.ones(3), np.ones((3, 1)))
 
 
+def test_check_gradient_is_not_fooled_by_tiny_entries_nor_by_nan():
+    # a correct gradient whose smallest entry is 1e-7: central differences leave ~1e-11 on it
+    check_gradient("dw", np.array([0.1, -2e-7]), np.array([0.1, -2e-7 + 2e-11]))
+    # ... but a wrong entry is caught however small the others are
+    with pytest.raises(CheckFailure, match=r"index \(1,\)"):
+        check_gradient("dw", np.array([0.1, -2e-4]), np.array([0.1, 2e-4]))
+    # nan compares false with everything: it must not pass for agreement
+    for bad in (np.nan, np.inf):
+        with pytest.raises(CheckFailure, match="nan or inf"):
+            check_gradient("dw", np.array([1.0, bad]), np.array([1.0, 2.0]))
+        with pytest.raises(CheckFailure, match="nan or inf"):
+            check_gradient("dw", np.array([1.0, 2.0]), np.array([bad, 2.0]))
+    check_gradient("empty", np.zeros(0), np.zeros(0))
+
+
 def test_zen_of_python_is_offline_and_silent(capsys):
     text = data.zen_of_python()
     assert text.startswith("The Zen of Python") and "Beautiful is better than ugly." in text
