@@ -322,6 +322,32 @@ def _remember(out, outcome, key):
     os.replace(tmp, path)
 
 
+def _run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
+    """:func:`_run_worker`, once more from a fresh copy of the scratch folder when the kernel died
+    for no reason the grader can name (not the memory limit): a crash that a second run does not
+    repeat is the machine's, not the student's (e.g. on a machine short of memory). A kernel that
+    dies again is reported. Returns ``(result, error, note)``; ``note`` says a retry happened."""
+    spare = scratch.with_name(scratch.name + ".spare")
+    shutil.copytree(scratch, spare, symlinks=True)
+    try:
+        result, error = _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable)
+        seen = (result or {}).get("protection") or {}
+        died = result is not None and not result.get("autograde_ok") and \
+            _kernel_died(result.get("error", "") + result.get("log", "")) and not seen.get("oom_kills")
+        if not died:
+            return result, error, ""
+        first = _kernel_died_reason(limits, result).split(";")[0]
+        os.rename(scratch, scratch.with_name(scratch.name + ".first-run"))
+        os.rename(spare, scratch)
+        result, error = _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable)
+        if result is not None and result.get("autograde_ok"):
+            return result, error, f"graded on a second run: in the first, {first}"
+        return result, error, "it was run twice, with the same end"
+    finally:
+        if spare.exists():
+            shutil.rmtree(spare, ignore_errors=True)
+
+
 def _explain(result, limits):
     """Problems an instructor should know, read from the worker's result."""
     problems = []
@@ -338,7 +364,7 @@ def _explain(result, limits):
         problems.append(f"the notebook tried to write a file larger than {limits.disk_mb} MB "
                         "(the submission's cap); the write was refused")
     if _kernel_died(result.get("error", "")):
-        problems.append(_kernel_died_reason(limits))
+        problems.append(_kernel_died_reason(limits, result))
     return problems
 
 
@@ -346,12 +372,22 @@ def _kernel_died(text):
     return any(k in text for k in ("DeadKernel", "Kernel died", "kernel died"))
 
 
-def _kernel_died_reason(limits):
+def _kernel_died_reason(limits, result=None):
+    """Why nothing could be scored when the kernel died, with what the judge saw of its end (the
+    exit status, a kill by the memory group, the memory it reached)."""
+    seen = (result or {}).get("protection") or {}
+    if seen.get("oom_kills"):
+        return (f"the notebook's kernel was killed for using more than the {limits.memory_mb} MB memory "
+                f"limit (shared memory included); nothing could be scored. Ask the student to run the "
+                f"notebook top to bottom and resubmit")
     memory = (f", or native code that could not allocate memory under the {limits.memory_mb} MB "
               f"limit" if limits.memory_mb else "")
+    facts = [seen["kernel_exit"]] if seen.get("kernel_exit") else []
+    if seen.get("memory_peak_mb") is not None:
+        facts.append(f"memory peak {seen['memory_peak_mb']} MB")
     return (f"the notebook's kernel died while running (it crashed, e.g. a segmentation fault in "
-            f"native code{memory}); nothing could be scored. Ask the student to run the notebook "
-            f"top to bottom and resubmit")
+            f"native code{memory})" + (f" [{', '.join(facts)}]" if facts else "")
+            + "; nothing could be scored. Ask the student to run the notebook top to bottom and resubmit")
 
 
 def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), workers=None,
@@ -431,7 +467,7 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
         pool = ThreadPoolExecutor(max_workers=workers)
         try:
             futures = {
-                pool.submit(_run_worker, scratch, sub, limits,
+                pool.submit(_run_job, scratch, sub, limits,
                             120 + limits.cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
                             feedback, workdir / "templates" / sub.assignment / "release"
                             / sub.assignment / f"{sub.assignment}.ipynb", unreadable):
@@ -441,8 +477,10 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             for fut in as_completed(futures):
                 sub, scratch, key = futures[fut]
                 try:
-                    result, error = fut.result()
+                    result, error, note = fut.result()
                     outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback)
+                    if note:
+                        outcome.problems.append(note)
                 except Exception as err:  # one submission's trouble must not stop the run
                     outcome = Outcome(sub.student_id, sub.assignment, "failed", problems=[
                         f"its grading could not be completed ({type(err).__name__}: "
@@ -500,7 +538,7 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
         reason = error or (result or {}).get("error") or "nbgrader could not grade it"
         text = reason + (result or {}).get("log", "")
         if _kernel_died(text):
-            reason = _kernel_died_reason(limits)
+            reason = _kernel_died_reason(limits, result)
         o.problems.insert(0, reason.strip().splitlines()[-1][:500] if reason.strip() else reason)
         if result:
             o.problems += [p for p in _explain(result, limits) if p not in o.problems]

@@ -10,8 +10,8 @@ one, see :func:`sandbox_command`) and:
   outputs back to nbgrader unchanged;
 - runs every *test cell* itself, in its own namespace, with its own NumPy, PyTorch and course
   checks. A test cell is recognised by a first line that holds a nonce drawn for this grading run
-  (:class:`MarkJudgedCells` adds it, after nbgrader has restored the test cells from the
-  gradebook), which the student's code never sees: test cells never reach the student's kernel
+  (:class:`autograder.worker.MarkJudgedCells` adds it, after nbgrader has restored the test cells
+  from the gradebook), which the student's code never sees: test cells never reach the student's kernel
   with it. Before judging, the cell's *visible* part also runs in the student's kernel, silently,
   so that names it defines are there for the student's later cells, as in JupyterLab.
 - A name the test uses that the test cells did not define is looked up in the student's kernel:
@@ -43,6 +43,8 @@ from ipykernel.kernelbase import Kernel
 
 from . import wire
 
+_STARTED = time.time()  # when the judge's module was imported: its clock for the report
+
 MARK = "# autograder-judge "
 SERVE = "__import__('autograder.agent').agent.serve()"
 TRUSTED_PACKAGES = {"numpy", "torch", "utils", "math", "random", "collections", "itertools",
@@ -63,39 +65,6 @@ def unmark(source):
     if source.startswith(MARK):
         return source.split("\n", 1)[1] if "\n" in source else ""
     return source
-
-
-# --- nbgrader: mark the test cells after they have been restored from the gradebook ---------------
-
-try:
-    from nbgrader.preprocessors import NbGraderPreprocessor
-except ImportError:  # pragma: no cover
-    NbGraderPreprocessor = object
-
-
-class MarkJudgedCells(NbGraderPreprocessor):
-    """Put the run's nonce on the first line of every test cell whose grade id and source are the
-    gradebook's (nbgrader's OverwriteCells has just restored them): those, and only those, are
-    run by the judge. A cell the student made to look like a test is not marked, so it runs in the
-    student's kernel like any other code."""
-
-    def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook
-
-        nonce = os.environ.get("AUTOGRADER_JUDGE_NONCE", "")
-        if not nonce:
-            return nb, resources
-        meta = resources["nbgrader"]
-        with Gradebook(meta["db_url"]) as gb:
-            source_nb = gb.find_notebook(meta["notebook"], meta["assignment"])
-            tests = {c.name: c.source for c in source_nb.source_cells
-                     if c.cell_type == "code" and c.name in {g.name for g in source_nb.grade_cells}
-                     and not any(s.name == c.name for s in source_nb.solution_cells)}
-        for cell in nb.cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if cell.cell_type == "code" and grade_id in tests and cell.source == tests[grade_id]:
-                cell.source = MARK + nonce + "\n" + cell.source
-        return nb, resources
 
 
 # --- the sandbox -----------------------------------------------------------------------------------
@@ -209,6 +178,15 @@ def _child_setup(cgroup):
     return setup
 
 
+def _signal_name(signum):
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
 # --- the student's kernel, reached through its channels ----------------------------------------------
 
 class StudentKernelDied(RuntimeError):
@@ -276,10 +254,12 @@ class Link:
         self.client = BlockingKernelClient(connection_file=conn_file)
         self.client.load_connection_file()
         self.client.start_channels()
+        _clock("student_kernel_started")
         try:
             self.client.wait_for_ready(timeout=120)
         except RuntimeError as err:
             raise StudentKernelDied(f"the notebook's kernel did not start: {err}") from None
+        _clock("student_kernel_ready")
         self.serving = None   # msg_id of the running agent.serve(), when a session is open
         self.pending = None   # msg_id of the cell being run for the student, when one is
 
@@ -367,6 +347,30 @@ class Link:
                     pass
         return found
 
+    def post_mortem(self):
+        """Why the student's kernel ended, as far as can be seen from here: its exit status (the
+        sandbox passes on a signal as 128 + its number) and whether the memory group killed it."""
+        facts = {}
+        code = self.proc.poll()
+        if code is not None:
+            signum = -code if code < 0 else (code - 128 if self.protection == "sandbox" and code > 128 else 0)
+            facts["kernel_exit"] = f"signal {_signal_name(signum)}" if signum else f"exit code {code}"
+        if self.cgroup is not None:  # cgroup v2's files, then v1's
+            for name in ("memory.events", "memory.oom_control"):
+                try:
+                    lines = (self.cgroup / name).read_text().splitlines()
+                    facts["oom_kills"] = int(dict(line.split()[:2] for line in lines).get("oom_kill", 0))
+                    break
+                except (OSError, ValueError):
+                    pass
+            for name in ("memory.peak", "memory.max_usage_in_bytes"):
+                try:
+                    facts["memory_peak_mb"] = int((self.cgroup / name).read_text()) // 2**20
+                    break
+                except (OSError, ValueError):
+                    pass
+        return facts
+
     def stop(self):
         try:
             self.client.stop_channels()
@@ -385,6 +389,7 @@ class Link:
             except OSError:
                 pass
         if self.cgroup is not None:
+            _record({k: v for k, v in self.post_mortem().items() if k != "kernel_exit"})
             for _ in range(50):  # empty once the kernel's processes are reaped
                 try:
                     self.cgroup.rmdir()
@@ -468,6 +473,13 @@ class Link:
 
 
 _REPORT = {}
+
+
+def _clock(event):
+    """Note when ``event`` happened, in seconds since the judge was imported: where a submission's
+    time goes, in the scratch folder's ``judge.json`` (``grade --keep-scratch`` keeps it)."""
+    clock = _REPORT.setdefault("clock", {"judge_imported_at": round(_STARTED, 3)})
+    clock[event] = round(time.time() - _STARTED, 3)
 
 
 def _record(info):
@@ -819,6 +831,8 @@ class JudgeKernel(Kernel):
         for stream in (sys.stdout, sys.stderr):  # what the judge prints belongs to this cell
             if hasattr(stream, "set_parent"):
                 stream.set_parent(parent)
+        if "first_cell" not in _REPORT.get("clock", {}):
+            _clock("first_cell")
         try:
             if is_marked(code, self.nonce):
                 return self._judge_cell(unmark(code))
@@ -837,6 +851,13 @@ class JudgeKernel(Kernel):
         # nbgrader must see a dead kernel, as it would have without the judge
         sys.__stderr__.write(f"autograder judge: {why}\n")
         if self.link is not None:
+            if self.link.alive():
+                self.link.proc.kill()
+                try:
+                    self.link.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+            _record({"kernel_died": why, **self.link.post_mortem()})
             self.link.stop()
         os._exit(1)
 
@@ -896,11 +917,14 @@ class JudgeKernel(Kernel):
         path = os.environ.get("AUTOGRADER_JUDGE_RELEASE")
         if not path or not os.path.exists(path):
             return
-        for cell in notebooks.read(path).cells:
-            if cell.cell_type != "code" or notebooks.is_solution(cell) or notebooks.is_test(cell):
+        with open(path, encoding="utf-8") as f:
+            cells = json.load(f).get("cells", [])  # plain JSON: nbformat takes a second to import
+        for cell in cells:
+            if cell.get("cell_type") != "code" or notebooks.is_solution(cell) or notebooks.is_test(cell):
                 continue
+            source = cell.get("source", "")
             try:
-                tree = ast.parse(cell.source)
+                tree = ast.parse("".join(source) if isinstance(source, list) else source)
             except SyntaxError:
                 continue
             imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
@@ -957,6 +981,7 @@ class JudgeKernel(Kernel):
                 "user_expressions": {}}
 
     def do_shutdown(self, restart):
+        _clock("shutdown")
         if self.link is not None:
             self.link.stop()
         if not restart:
@@ -998,6 +1023,7 @@ def main():
         _mirror_seeds(app.kernel)
     except ImportError:
         pass
+    _clock("ready")
     app.start()
     _end_now()
 

@@ -143,6 +143,8 @@ def test_broken_runs_are_reported_and_isolated(hostile_class):
     assert feedback.stat().st_size < 5_000_000
     assert rows["asks_input"]["status"] == "graded"
     assert rows["crash"]["status"] == "failed" and "kernel" in rows["crash"]["problems"]
+    # what the judge saw of the crash, and that it was run a second time before being reported
+    assert "SIGSEGV" in rows["crash"]["problems"] and "run twice" in rows["crash"]["problems"], rows["crash"]
     assert "crash" in proc.stderr
     assert proc.returncode == 1  # the crash could not be graded; everything else was
 

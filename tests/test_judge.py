@@ -274,6 +274,8 @@ def test_shared_memory_is_limited(judged_class):
         pytest.skip("no memory control group can be made here: " + judge.memory_cgroup(1)[1])
     row = rows["shared_memory"]
     assert row["status"] == "failed" and "kernel" in row["problems"], row
+    # the memory group's kill is named as such, and not run a second time
+    assert "memory limit" in row["problems"] and "run twice" not in row["problems"], row
 
 
 @pytest.mark.slow
