@@ -22,9 +22,37 @@ import warnings
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
 from . import integrity, judge, kernel, notebooks
+
+
+# nbgrader: the test cells are marked after they have been restored from the gradebook (here, not in
+# the judge, which would otherwise import nbgrader at every start: 1.5 s per submission)
+class MarkJudgedCells(NbGraderPreprocessor):
+    """Put the run's nonce on the first line of every test cell whose grade id and source are the
+    gradebook's (nbgrader's OverwriteCells has just restored them): those, and only those, are
+    run by the judge. A cell the student made to look like a test is not marked, so it runs in the
+    student's kernel like any other code."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        nonce = os.environ.get("AUTOGRADER_JUDGE_NONCE", "")
+        if not nonce:
+            return nb, resources
+        meta = resources["nbgrader"]
+        with Gradebook(meta["db_url"]) as gb:
+            source_nb = gb.find_notebook(meta["notebook"], meta["assignment"])
+            tests = {c.name: c.source for c in source_nb.source_cells
+                     if c.cell_type == "code" and c.name in {g.name for g in source_nb.grade_cells}
+                     and not any(s.name == c.name for s in source_nb.solution_cells)}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and grade_id in tests and cell.source == tests[grade_id]:
+                cell.source = judge.MARK + nonce + "\n" + cell.source
+        return nb, resources
 
 
 def _config(scratch, cell_timeout, autograded_dir="autograded"):
@@ -45,8 +73,6 @@ def _config(scratch, cell_timeout, autograded_dir="autograded"):
         "NbGraderAPI": {"log_level": "WARN"},
     }))
     from nbgrader.converters import Autograde
-
-    from .judge import MarkJudgedCells
 
     sanitize = list(Autograde.class_traits()["sanitize_preprocessors"].default())
     sanitize.insert(sanitize.index(OverwriteCells) + 1, MarkJudgedCells)

@@ -1,0 +1,44 @@
+"""The notebook transforms that decide what a student sees, without grading anything (fast)."""
+
+import itertools
+import random
+
+import nbformat
+from nbgrader.preprocessors import ClearHiddenTests
+
+from autograder import notebooks
+
+LINES = ["### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "#BEGIN HIDDEN TESTS", "x = 'END HIDDEN TESTS'",
+         "    ### BEGIN HIDDEN TESTS  ", "assert f(1) == 2", "", "print('BEGIN HIDDEN')", "\r",
+         "# END HIDDEN TESTS\r", "y = 1  # BEGIN HIDDEN TESTS"]
+
+
+def _nbgrader(source, replacement):
+    """What nbgrader's own ClearHiddenTests leaves of ``source`` (the reference)."""
+    cell = nbformat.v4.new_code_cell(source)
+    try:
+        removed = ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+    except RuntimeError:
+        return replacement
+    return cell.source + ("\n" + replacement if removed and replacement else "")
+
+
+def test_hidden_tests_are_removed_exactly_as_nbgrader_removes_them():
+    rng = random.Random(0)
+    sources = ["\n".join(combo) for n in range(4) for combo in itertools.product(LINES[:6], repeat=n)]
+    sources += ["\n".join(rng.choice(LINES) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    for source in sources:
+        for replacement in ("", "# (hidden tests run here when the notebook is graded)"):
+            assert notebooks.without_hidden_tests(source, replacement) == _nbgrader(source, replacement), \
+                repr(source)
+
+
+def test_the_judge_starts_without_nbgrader():
+    """The judge is started once per submission: importing nbgrader there cost 1.5 s each."""
+    import subprocess
+    import sys
+
+    code = ("import sys, autograder.judge, autograder.notebooks as n; n.without_hidden_tests('x'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbgrader', 'nbformat')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
