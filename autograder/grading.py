@@ -324,7 +324,8 @@ def _remember(out, outcome, key):
 
 def _run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
     """:func:`_run_worker`, once more from a fresh copy of the scratch folder when the kernel died
-    for no reason the grader can name (not the memory limit): a crash that a second run does not
+    for no reason the grader can name (not the memory limit, not killed by the judge because it
+    ignored the time limit's interrupt): a crash that a second run does not
     repeat is the machine's, not the student's (e.g. on a machine short of memory). A kernel that
     dies again is reported. Returns ``(result, error, note)``; ``note`` says a retry happened."""
     spare = scratch.with_name(scratch.name + ".spare")
@@ -333,7 +334,8 @@ def _run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadab
         result, error = _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable)
         seen = (result or {}).get("protection") or {}
         died = result is not None and not result.get("autograde_ok") and \
-            _kernel_died(result.get("error", "") + result.get("log", "")) and not seen.get("oom_kills")
+            _kernel_died(result.get("error", "") + result.get("log", "")) and \
+            not seen.get("oom_kills") and not seen.get("killed_by_judge")
         if not died:
             return result, error, ""
         first = _kernel_died_reason(limits, result).split(";")[0]
@@ -380,6 +382,10 @@ def _kernel_died_reason(limits, result=None):
         return (f"the notebook's kernel was killed for using more than the {limits.memory_mb} MB memory "
                 f"limit (shared memory included); nothing could be scored. Ask the student to run the "
                 f"notebook top to bottom and resubmit")
+    if seen.get("killed_by_judge"):
+        return (f"the notebook's kernel was stopped by the grader: {seen['killed_by_judge']} (code "
+                f"that does not return to Python, e.g. a long NumPy call or a native loop); nothing "
+                f"could be scored. Ask the student to run the notebook top to bottom and resubmit")
     memory = (f", or native code that could not allocate memory under the {limits.memory_mb} MB "
               f"limit" if limits.memory_mb else "")
     facts = [seen["kernel_exit"]] if seen.get("kernel_exit") else []

@@ -262,6 +262,7 @@ class Link:
         _clock("student_kernel_ready")
         self.serving = None   # msg_id of the running agent.serve(), when a session is open
         self.pending = None   # msg_id of the cell being run for the student, when one is
+        self.killed_why = ""  # set when the judge itself kills the kernel (a time limit it ignored)
 
     # plain cells
 
@@ -852,12 +853,13 @@ class JudgeKernel(Kernel):
         sys.__stderr__.write(f"autograder judge: {why}\n")
         if self.link is not None:
             if self.link.alive():
+                self.link.killed_why = self.link.killed_why or why
                 self.link.proc.kill()
                 try:
                     self.link.proc.wait(5)
                 except subprocess.TimeoutExpired:
                     pass
-            _record({"kernel_died": why, **self.link.post_mortem()})
+            _record({"kernel_died": why, "killed_by_judge": self.link.killed_why, **self.link.post_mortem()})
             self.link.stop()
         os._exit(1)
 
@@ -875,6 +877,7 @@ class JudgeKernel(Kernel):
 
         def kill_if_stuck(busy=(link.serving, link.pending)):
             if any(busy) and (link.serving, link.pending) == busy and link.alive():
+                link.killed_why = "it did not stop within 10 s of the time limit's interrupt"
                 link.proc.kill()
 
         timer = threading.Timer(10, kill_if_stuck)

@@ -51,12 +51,16 @@ def test_a_kernel_that_dies_twice_is_reported_once_with_both_runs_said(tmp_path,
     assert "[signal SIGKILL]" in reason, reason
 
 
-def test_no_second_run_for_the_memory_limit_nor_for_a_graded_notebook(tmp_path, monkeypatch):
+def test_no_second_run_for_the_memory_limit_a_kill_by_the_judge_or_a_graded_notebook(tmp_path, monkeypatch):
     oom = dict(DIED, protection={"oom_kills": 1, "kernel_exit": "signal SIGKILL"})
-    for k, first in enumerate((oom, GRADED)):
+    stuck = dict(DIED, protection={"killed_by_judge": "it did not stop within 10 s of the time limit's "
+                                   "interrupt", "kernel_exit": "signal SIGKILL"})
+    for k, first in enumerate((oom, stuck, GRADED)):
         seen = []
         monkeypatch.setattr(grading, "_run_worker", _fake_worker([first], seen))
         result, _, note = _job(_scratch(tmp_path / str(k)))
         assert result is first and note == "" and len(seen) == 1
     reason = grading._kernel_died_reason(grading.Limits(memory_mb=512), oom)
     assert "killed for using more than the 512 MB memory limit" in reason, reason
+    reason = grading._kernel_died_reason(grading.Limits(), stuck)
+    assert "stopped by the grader: it did not stop within 10 s" in reason, reason
