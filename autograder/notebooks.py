@@ -7,7 +7,6 @@
 """
 
 import json
-import re
 from pathlib import Path
 
 SCHEMA = 3
@@ -128,35 +127,31 @@ def strip_solution_markers(source):
                      if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
 
 
-def strip_hidden_tests(source, replacement="# (hidden tests run here when the notebook is graded)"):
-    """The source of a test cell with its hidden-tests block replaced by ``replacement``."""
-    pattern = re.compile(rf"^[ \t]*{re.escape(BEGIN_HIDDEN)}.*?^[ \t]*{re.escape(END_HIDDEN)}[^\n]*",
-                         re.S | re.M)
-    return pattern.sub(replacement, source)
-
-
 def without_hidden_tests(source, replacement="# (hidden tests run here when the notebook is graded)"):
     """``source`` with every hidden-tests region removed the way nbgrader itself finds them (its
     ClearHiddenTests preprocessor: any line that *contains* the delimiter), so that no marker
     form nbgrader honours can slip through; a malformed region (nested, unclosed) removes all.
+    ``replacement`` (a line; "" for none) stands where each region was.
 
     The same loop as nbgrader 0.9's ``ClearHiddenTests._remove_hidden_test_region`` with its default
     delimiters (tests/test_notebook_transforms.py holds the two to agreement), written out here so
     that the judge does not import nbgrader (1.5 s) to run its first test cell.
     """
-    kept, inside, removed = [], False, False
+    kept, inside = [], False
     for line in source.split("\n"):
         if "BEGIN HIDDEN TESTS" in line:
             if inside:
                 return replacement  # nested: nbgrader refuses the cell
-            inside = removed = True
+            inside = True
+            if replacement:
+                kept.append(replacement)
         elif "END HIDDEN TESTS" in line:
             inside = False
         elif not inside:
             kept.append(line)
     if inside:
         return replacement  # unclosed
-    return "\n".join(kept) + ("\n" + replacement if removed and replacement else "")
+    return "\n".join(kept)
 
 
 def read(path):

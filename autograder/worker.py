@@ -150,7 +150,7 @@ def public_copy(nb, integrity_notes=()):
             + "\n".join(f"- {n}" for n in integrity_notes)))
     for cell in nb.cells:
         if notebooks.is_test(cell):
-            cell.source = notebooks.without_hidden_tests(notebooks.strip_hidden_tests(cell.source))
+            cell.source = notebooks.without_hidden_tests(cell.source)
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]

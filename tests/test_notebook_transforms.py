@@ -13,24 +13,38 @@ LINES = ["### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "#BEGIN HIDDEN TESTS"
          "# END HIDDEN TESTS\r", "y = 1  # BEGIN HIDDEN TESTS"]
 
 
-def _nbgrader(source, replacement):
-    """What nbgrader's own ClearHiddenTests leaves of ``source`` (the reference)."""
+def _nbgrader(source):
+    """What nbgrader's own ClearHiddenTests leaves of ``source`` (the reference); None when it
+    refuses the cell (a nested or unclosed region)."""
     cell = nbformat.v4.new_code_cell(source)
     try:
-        removed = ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+        ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
     except RuntimeError:
-        return replacement
-    return cell.source + ("\n" + replacement if removed and replacement else "")
+        return None
+    return cell.source
 
 
 def test_hidden_tests_are_removed_exactly_as_nbgrader_removes_them():
     rng = random.Random(0)
+    note = "# (hidden tests run here when the notebook is graded)"
     sources = ["\n".join(combo) for n in range(4) for combo in itertools.product(LINES[:6], repeat=n)]
     sources += ["\n".join(rng.choice(LINES) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
     for source in sources:
-        for replacement in ("", "# (hidden tests run here when the notebook is graded)"):
-            assert notebooks.without_hidden_tests(source, replacement) == _nbgrader(source, replacement), \
-                repr(source)
+        want = _nbgrader(source)
+        assert notebooks.without_hidden_tests(source, "") == ("" if want is None else want), repr(source)
+        # with a note: the note stands where each region was, and nothing else differs
+        noted = notebooks.without_hidden_tests(source, note)
+        if want is None:
+            assert noted == note, repr(source)
+        else:
+            assert "\n".join(line for line in noted.split("\n") if line != note) == \
+                "\n".join(line for line in want.split("\n") if line != note), repr(source)
+            assert noted.count(note) == source.count("BEGIN HIDDEN TESTS") + want.count(note), repr(source)
+
+
+def test_the_note_stands_where_the_hidden_tests_were():
+    source = "check(1)\n### BEGIN HIDDEN TESTS\nsecret = 42\n### END HIDDEN TESTS\ncheck(2)"
+    assert notebooks.without_hidden_tests(source, "# hidden") == "check(1)\n# hidden\ncheck(2)"
 
 
 def test_the_judge_starts_without_nbgrader():
