@@ -7,7 +7,8 @@ A student pack holds
 - ``pyproject.toml``: makes the pack installable (it installs ``utils`` only);
 - ``requirements.txt``: the install file (NumPy, the pinned PyTorch, Matplotlib, JupyterLab, nbgrader
   and the pack itself);
-- ``README.md``: how to install and work, for students.
+- ``README.md``: how to install and work, for students;
+- ``GLOSSARY.md``: the course's terms in Chinese and English, linked from every notebook.
 
 It never holds ``solutions/``, a mistake catalogue, the ``autograder`` package (with its instructor-only
 references), nbgrader's solution or hidden-test markers, or a function that solves a graded exercise:
@@ -193,6 +194,7 @@ def build(out, assignments=None, force=False):
     (out / "pyproject.toml").write_text(PYPROJECT.format(version=version), encoding="utf-8")
     (out / "requirements.txt").write_text(REQUIREMENTS.format(torch=_torch_pin()), encoding="utf-8")
     (out / "README.md").write_text(README.format(first=names[0], last=names[-1]), encoding="utf-8")
+    shutil.copy2(course.ROOT / "GLOSSARY.md", out / "GLOSSARY.md")  # each notebook links to it
     found = problems(out)
     if found:
         shutil.rmtree(out)

@@ -56,3 +56,17 @@ def test_the_judge_starts_without_nbgrader():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbgrader', 'nbformat')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_no_test_cell_of_a_solution_displays_a_value():
+    """A test cell's ``execute_result`` is what nbgrader reads as partial credit, and in the executed
+    solutions it prints a student's arrays under the test: a check whose value is not needed is
+    assigned to ``_``."""
+    from autograder import course
+
+    for assignment in course.assignments():
+        nb = notebooks.read(course.source_notebook(assignment))
+        for k, cell in enumerate(nb.cells):
+            if notebooks.is_test(cell):
+                shown = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
+                assert not shown, f"{assignment} cell {k} ({notebooks.grade_id(cell)}) displays a value"

@@ -68,6 +68,11 @@ def test_the_pack_holds_what_students_get(built):
     assert re.search(r"^torch==\d", requirements, re.M) and re.search(r"^\.$", requirements, re.M)
     assert 'packages = ["utils"]' in (built / "pyproject.toml").read_text()
     assert "pip install -r requirements.txt" in (built / "README.md").read_text()
+    # every notebook links to the glossary, and the link resolves inside the pack
+    for name in course.assignments():
+        nb = json.loads((built / "notebooks" / name / f"{name}.ipynb").read_text())
+        assert "(../../GLOSSARY.md)" in "".join(nb["cells"][0]["source"]), name
+    assert (built / "GLOSSARY.md").read_text(encoding="utf-8").startswith("# 术语表")  # notebooks/NN/../..
 
 
 def test_the_pack_defines_no_graded_function_and_ships_nothing_forbidden(built):
