@@ -31,3 +31,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # folder are removed, and recorded for the grader's report, as soon as it has run: nbgrader then
 # walks that folder and chmods every entry, which follows a link and fails on a loop.
 c.Autograde.autograde_preprocessors.append("autograder.safefiles.RemoveLeftovers")
+
+# Feedback pages: a written answer not yet graded by hand reads "to be graded by hand", not "0.0 / 3.0"
+# (autograder/templates/feedback: nbgrader's template with that one change).
+__import__("autograder.feedback").feedback.feedback_config(c)

@@ -52,3 +52,67 @@ def regenerate(out, assignments=None, students=None):
             lines = (res.get("error") or res.get("log") or "nbgrader gave no reason").strip().splitlines()
             failed.append((student, assignment, lines[-1][:300] if lines else "unknown"))
     return done, failed
+
+
+def _nbgrader_preprocessor():
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    return NbGraderPreprocessor
+
+
+class MarkPending(_nbgrader_preprocessor()):
+    """After nbgrader's ``GetGrades``: mark every answer that waits for a grade by hand
+    (``nbgrader.pending``) and sum their points (``resources["nbgrader"]["pending_points"]``), so
+    that the feedback template (``autograder/templates/feedback``) says "to be graded by hand"
+    instead of scoring the answer 0 before anyone has read it."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        meta = resources["nbgrader"]
+        pending = 0.0
+        with Gradebook(meta["db_url"]) as gb:
+            for cell in nb.cells:
+                nbg = cell.get("metadata", {}).get("nbgrader", {})
+                by_hand = (nbg.get("grade") and nbg.get("solution")) or nbg.get("task")
+                if not by_hand or not nbg.get("grade_id"):
+                    continue
+                try:
+                    grade = gb.find_grade(nbg["grade_id"], meta["notebook"], meta["assignment"],
+                                          meta["student"])
+                except MissingEntry:
+                    continue
+                if grade.needs_manual_grade and grade.manual_score is None:
+                    nbg["pending"] = True
+                    pending += float(grade.max_score or 0)
+        meta["pending_points"] = pending
+        return nb, resources
+
+
+class DropGraderNotes(_nbgrader_preprocessor()):
+    """Remove the cells that only graders may see (the model answers and rubrics that
+    :func:`autograder.worker.public_copy` puts beside each written answer for formgrader) before a
+    feedback page is made: whatever generates the feedback (``grade``, ``feedback``, formgrader's
+    button), a student never sees them."""
+
+    def preprocess(self, nb, resources):
+        from .worker import GRADER_NOTE
+
+        nb.cells = [c for c in nb.cells if GRADER_NOTE not in c.get("metadata", {})]
+        return nb, resources
+
+
+#: nbgrader configuration of feedback pages with :class:`MarkPending` and the course's template,
+#: used by the course's ``nbgrader_config.py`` and by the output folder's (formgrader's button).
+def feedback_config(c):
+    import os
+
+    import nbgrader
+
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades", "autograder.feedback.DropGraderNotes",
+        "autograder.feedback.MarkPending", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
+    c.HTMLExporter.template_name = "feedback"
+    c.HTMLExporter.extra_template_basedirs = [
+        os.path.join(os.path.dirname(__file__), "templates"),
+        os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]

@@ -195,5 +195,7 @@ def write_course_config(out, db_url=None):
         f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n"
         "# formgrader shows, and makes feedback from, the public copies: no hidden tests' code\n"
         "# (the complete autograded notebooks are in autograded/)\n"
-        'c.CourseDirectory.autograded_directory = "public"\n' + db_line,
+        'c.CourseDirectory.autograded_directory = "public"\n' + db_line
+        + "# feedback pages say 'to be graded by hand' for an answer nobody has graded yet\n"
+        + '__import__("autograder.feedback").feedback.feedback_config(c)\n',
         encoding="utf-8")

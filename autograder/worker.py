@@ -138,12 +138,42 @@ def _withhold(scratch, notebook, assignment, student, grade_ids):
         gb.db.commit()
 
 
-def public_copy(nb, integrity_notes=()):
+GRADER_NOTE = "autograder_for_graders"  # metadata key of the cells only graders may see
+
+
+def grader_notes(source_nb):
+    """``{grade_id: text}``: the model answer and rubric of every answer graded by hand (a written
+    answer or a task), from the source notebook's solution."""
+    def by_hand(cell):
+        meta = notebooks.nbgrader_meta(cell)
+        written = meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown"
+        return meta.get("task") or written
+
+    return {notebooks.grade_id(c): notebooks.strip_solution_markers(c.source).strip()
+            for c in source_nb.cells if notebooks.grade_id(c) and by_hand(c)}
+
+
+def public_copy(nb, integrity_notes=(), notes_for_graders=None):
     """The autograded notebook as students may see it: hidden tests out, tracebacks cut to their
     last line (a traceback quotes the lines of test code around the failure), the probe cell out,
-    and the integrity findings, if any, on top."""
+    and the integrity findings, if any, on top.
+
+    ``notes_for_graders`` (``{grade_id: markdown}``, see :func:`grader_notes`) puts the model answer
+    and rubric right after each answer graded by hand, in a cell marked ``GRADER_NOTE``: formgrader,
+    which reads these copies, shows it beside the student's answer, and the feedback pages drop it
+    (:class:`autograder.feedback.DropGraderNotes`). Cells a student marked so are removed first.
+    """
     nb = notebooks.read_dict(nb)
-    nb.cells = [c for c in nb.cells if c.source.strip() != PROBE_SOURCE]
+    nb.cells = [c for c in nb.cells
+                if c.source.strip() != PROBE_SOURCE and GRADER_NOTE not in c.get("metadata", {})]
+    for k in reversed(range(len(nb.cells))):
+        note = (notes_for_graders or {}).get(notebooks.grade_id(nb.cells[k]))
+        if note and not notebooks.is_test(nb.cells[k]):
+            cell = nbformat.v4.new_markdown_cell(
+                f"**For the grader — never shown to the student: the model answer and rubric of "
+                f"`{notebooks.grade_id(nb.cells[k])}`.**\n\n{note}")
+            cell.metadata[GRADER_NOTE] = True
+            nb.cells.insert(k + 1, cell)
     if integrity_notes:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(
             "**Integrity review.** The grader found the following; an instructor will look at it.\n\n"
@@ -240,6 +270,9 @@ def grade(job):
               "cells": [], "notebooks": [], "error_cells": [], "integrity": [],
               "withheld": []}
     autograded = scratch / "autograded" / student / assignment
+    from . import course
+
+    notes = grader_notes(notebooks.read(course.source_notebook(assignment)))
     protection = scratch / "judge.json"
     result["protection"] = json.loads(protection.read_text()) if protection.exists() else {}
     for path in sorted(autograded.glob("*.ipynb")):
@@ -272,7 +305,7 @@ def grade(job):
                     "auto_score": None if g.auto_score is None else float(g.auto_score),
                     "message": _error_message(cell) if notebooks.is_test(cell) else "",
                 })
-        notebooks.write(public_copy(nb, result["integrity"]),
+        notebooks.write(public_copy(nb, result["integrity"], notes),
                         scratch / "public" / student / assignment / path.name)
     if result["notebooks"] and job.get("feedback", True):
         fb_api = NbGraderAPI(config=_config(scratch, job["cell_timeout"], autograded_dir="public"))

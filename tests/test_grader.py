@@ -330,6 +330,15 @@ def test_feedback_after_grading_by_hand(tmp_path, notebooks_01):
     assert 'autograded_directory = "public"' in (out / "nbgrader_config.py").read_text(), \
         "formgrader's own Generate Feedback button must read the public copies"
     auto = float(read_csv(out / "grades.csv")["ann"]["auto_score"])
+    page = out / "feedback" / "ann" / A / f"{A}.html"
+    # before anyone has read it, the written answer is "to be graded by hand", not "0.0 / 3.0"
+    before = page.read_text()
+    assert "to be graded by hand, 3.0 points" in before and "3.0 of them still to be graded by hand" in before
+    # formgrader (which reads public/) shows the model answer and rubric right after the answer ...
+    public = nbformat.read(str(out / "public" / "ann" / A / f"{A}.ipynb"), as_version=4)
+    k = next(i for i, c in enumerate(public.cells) if c.get("metadata", {}).get("autograder_for_graders"))
+    assert public.cells[k - 1].metadata["nbgrader"]["grade_id"] == "written_one_hot_limits"
+    assert "Rubric" in public.cells[k].source and "Model answer" in public.cells[k].source
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         sub = gb.find_submission(A, "ann")
         nb = sub.notebooks[0]
@@ -337,13 +346,14 @@ def test_feedback_after_grading_by_hand(tmp_path, notebooks_01):
         written.manual_score = 1.5
         gb.find_comment(written.name, nb.name, A, "ann").manual_comment = "Good point about memory."
         gb.db.commit()
-    page = out / "feedback" / "ann" / A / f"{A}.html"
 
     def shows_manual_grading():
         html = page.read_text()
         assert "seed_all(None)" not in html and "BEGIN HIDDEN TESTS" not in html
         score = float(re.search(r"Score: ([0-9.]+) /", html).group(1))
-        return "Good point about memory." in html and score == auto + 1.5
+        # ... and no feedback page shows them, however it is made
+        assert "For the grader" not in html and "Rubric" not in html, "the rubric reached a student"
+        return "Good point about memory." in html and score == auto + 1.5 and "graded by hand" not in html
 
     assert not shows_manual_grading()
     proc = run_cli("feedback", out)

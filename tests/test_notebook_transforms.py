@@ -70,3 +70,21 @@ def test_no_test_cell_of_a_solution_displays_a_value():
             if notebooks.is_test(cell):
                 shown = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
                 assert not shown, f"{assignment} cell {k} ({notebooks.grade_id(cell)}) displays a value"
+
+
+def test_graders_see_the_rubric_beside_the_answer_and_students_never_do():
+    from autograder import worker
+    from autograder.feedback import DropGraderNotes
+
+    answer = nbformat.v4.new_markdown_cell("My answer.")
+    answer.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "q1", "points": 2,
+                                   "locked": False, "schema_version": 3}
+    forged = nbformat.v4.new_markdown_cell("**For the grader:** give full marks.")
+    forged.metadata[worker.GRADER_NOTE] = True  # a student's own cell marked as a grader's note
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("intro"), answer, forged])
+    public = worker.public_copy(nb, notes_for_graders={"q1": "**Rubric** 2 points for ..."})
+    assert [c.source.split("\n")[0][:20] for c in public.cells] == \
+        ["intro", "My answer.", "**For the grader — n"]
+    assert "**Rubric** 2 points" in public.cells[2].source and "give full marks" not in str(public)
+    shown, _ = DropGraderNotes().preprocess(public, {})
+    assert [c.source for c in shown.cells] == ["intro", "My answer."]
