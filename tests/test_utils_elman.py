@@ -176,3 +176,26 @@ def test_scaled_orthogonal(scale):
     W = elman.scaled_orthogonal(6, scale, rng)
     np.testing.assert_allclose(np.linalg.svd(W, compute_uv=False), scale, rtol=1e-12)
     np.testing.assert_allclose(W @ W.T, scale**2 * np.eye(6), atol=1e-12)
+
+
+@pytest.mark.parametrize("draw", ["elman.draw_unrolled", "elman.draw_shapes", "bptt.draw_gradient_paths",
+                                  "bptt.draw_gradient_paths_k", "gradients.draw_jacobian_chain"])
+def test_the_diagrams_of_02_to_04_draw_without_a_missing_glyph(draw):
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    import utils.bptt
+    import utils.elman
+    import utils.gradients
+
+    matplotlib.use("Agg")
+    module, name = draw.split(".")
+    func = getattr(getattr(utils, module), name.removesuffix("_k"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph the font lacks (CJK) warns: it must not happen
+        fig = func(6, k=2) if name.endswith("_k") else func()
+        fig.canvas.draw()
+    assert isinstance(fig, matplotlib.figure.Figure) and fig.axes[0].get_title()
+    plt.close(fig)

@@ -237,3 +237,40 @@ def sample(params, first, n, rng, temperature=1.0):
             code = int(rng.choice(V, p=p / p.sum()))
             out.append(code)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Diagram (the notes' figure was lost; drawn by code, in the style of utils.diagrams)
+# --------------------------------------------------------------------------------------------
+def draw_gradient_paths(T=6, k=None):
+    """The backward pass of BPTT over ``T`` steps: each state h_t receives its gradient along two
+    paths, directly from its own loss E_t (down from y_t) and from the next state h_{t+1} (leftwards,
+    through W_hh^T diag(g')). With ``k``, truncated BPTT in blocks of k steps: the leftward path is
+    cut at every block boundary (dotted). Returns the figure."""
+    from . import diagrams
+
+    dx = 1.9
+    fig, ax = diagrams.canvas(dx * T + 1.6, 4.6, size=0.8)
+    x0, y_h, y_loss = 1.2, 1.6, 3.55
+    for t in range(1, T + 1):
+        cx = x0 + dx * (t - 1)
+        diagrams.box(ax, (cx, y_h), f"$h_{{{t}}}$", width=0.8, height=0.55, kind="layer")
+        diagrams.box(ax, (cx, y_loss), f"$E_{{{t}}}$", width=0.7, height=0.45, kind="input")
+        diagrams.arrow(ax, (cx, y_loss - 0.23), (cx, y_h + 0.28), color="#1f77b4",
+                       text=rf"$\partial E_{{{t}}}/\partial h_{{{t}}}$" if t == T else None,
+                       text_offset=(0.55, -0.1))
+        if t < T:
+            cut = k is not None and t % k == 0
+            diagrams.arrow(ax, (cx + dx - 0.4, y_h), (cx + 0.4, y_h), color="#b03a2e",
+                           linestyle=":" if cut else "-", width=1.0 if cut else 1.6)
+            if cut:
+                diagrams.label(ax, (cx + dx / 2 + 0.25, y_h - 0.45), "cut", fontsize=8, color="#b03a2e")
+                ax.axvline(cx + dx / 2, ymin=0.2, ymax=0.92, color="#999999", linewidth=0.8, ls="--")
+    diagrams.label(ax, (x0 + dx * (T - 1) / 2, 0.55),
+                   "blue: the direct term of each step's own loss;  red: what flows back from the next "
+                   "state, " + r"$(\partial h_{t+1}/\partial h_t)^\top\,\partial E/\partial h_{t+1}$",
+                   fontsize=8)
+    title = "Two paths into every state" + (f" — truncated in blocks of k = {k}: nothing crosses "
+                                           "a block boundary" if k else " (full BPTT)")
+    ax.set_title(title, fontsize=10)
+    return fig

@@ -66,3 +66,35 @@ def flatten(arrays):
     return np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in arrays])
 
 
+
+
+# ------------------------------------------------------------------------------------------------
+# Diagram (the notes' figure was lost; drawn by code, in the style of utils.diagrams)
+# ------------------------------------------------------------------------------------------------
+def draw_jacobian_chain(steps=5):
+    """The chain of step Jacobians from an early state h_t to the last h_T: one factor
+    J_j = diag(g'(a_j)) W_hh per step, each of norm at most eta = gamma * lambda_h, so the product
+    of T - t of them is at most eta^(T-t). Returns the figure."""
+    from . import diagrams
+
+    dx = 2.3
+    fig, ax = diagrams.canvas(dx * steps + 1.0, 3.4, size=0.8)
+    x0, y = 0.9, 1.55
+    names = ["$h_t$"] + [f"$h_{{t+{j}}}$" for j in range(1, steps - 1)] + ["$h_T$"]
+    for j, name in enumerate(names):
+        cx = x0 + dx * j
+        diagrams.box(ax, (cx, y), name, width=0.9, height=0.55, kind="state")
+        if j + 1 < len(names):
+            diagrams.arrow(ax, (cx + 0.45, y), (cx + dx - 0.45, y),
+                           text=f"$J_{{t+{j + 1}}}$" if j + 2 < len(names) else "$J_T$")
+            diagrams.label(ax, (cx + dx / 2, y - 0.45), r"$\|\cdot\| \leq \eta$", fontsize=8,
+                           color="#666666")
+    diagrams.label(ax, (x0 + dx * (steps - 1) / 2, 2.75),
+                   r"$\partial h_T/\partial h_t = J_T \cdots J_{t+1}$,   "
+                   r"$J_j = \mathrm{diag}(g'(a_j))\,W_{hh}$,   "
+                   r"$\|\partial h_T/\partial h_t\| \leq \eta^{T-t}$", fontsize=10)
+    diagrams.label(ax, (x0 + dx * (steps - 1) / 2, 0.5),
+                   r"$\eta = \gamma\,\lambda_h$: $\gamma$ = 1 (tanh) or 1/4 (sigmoid) bounds $|g'|$, "
+                   r"$\lambda_h$ = largest singular value of $W_{hh}$", fontsize=9, color="#333333")
+    ax.set_title("The chain of step Jacobians between an early state and the last one", fontsize=10)
+    return fig
