@@ -11,6 +11,7 @@ The output folder's ``nbgrader_config.py`` points formgrader at ``public/`` too,
 
 from pathlib import Path
 
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
 
@@ -54,13 +55,7 @@ def regenerate(out, assignments=None, students=None):
     return done, failed
 
 
-def _nbgrader_preprocessor():
-    from nbgrader.preprocessors import NbGraderPreprocessor
-
-    return NbGraderPreprocessor
-
-
-class MarkPending(_nbgrader_preprocessor()):
+class MarkPending(NbGraderPreprocessor):
     """After nbgrader's ``GetGrades``: mark every answer that waits for a grade by hand
     (``nbgrader.pending``) and sum their points (``resources["nbgrader"]["pending_points"]``), so
     that the feedback template (``autograder/templates/feedback``) says "to be graded by hand"
@@ -89,7 +84,7 @@ class MarkPending(_nbgrader_preprocessor()):
         return nb, resources
 
 
-class DropGraderNotes(_nbgrader_preprocessor()):
+class DropGraderNotes(NbGraderPreprocessor):
     """Remove the cells that only graders may see (the model answers and rubrics that
     :func:`autograder.worker.public_copy` puts beside each written answer for formgrader) before a
     feedback page is made: whatever generates the feedback (``grade``, ``feedback``, formgrader's
