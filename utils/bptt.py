@@ -26,6 +26,12 @@ from .torch_ref import elman_rnn_module, to_numpy, to_torch
 BACKWARD_OUTPUTS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
 #: Names of the outputs of softmax_cross_entropy.
 CROSS_ENTROPY_OUTPUTS = ("loss", "dlogits")
+#: Names of the output layer's backward outputs, in order.
+OUTPUT_LAYER_OUTPUTS = ("dh", "dW_hy", "db_y")
+#: Names of the two outputs of the Adagrad fixture: every parameter and every sum, raveled in sorted order.
+ADAGRAD_OUTPUTS = ("params", "memory")
+#: The keys of the gradients dict of the character model (notebook 03, model_loss_and_gradients).
+MODEL_GRADIENTS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y", "x", "h0")
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +102,44 @@ def torch_rnn_backward(x, h0, W_xh, W_hh, b_h, dh):
     (states * to_torch(dh)).sum().backward()
     return tuple(to_numpy(g) for g in (xt.grad, h0t.grad, rnn.weight_ih_l0.grad,
                                        rnn.weight_hh_l0.grad, rnn.bias_ih_l0.grad))
+
+
+def torch_model_loss_and_gradients(p, x, h0, targets):
+    """The character model's loss and gradients by ``torch.nn.RNN`` + ``torch.autograd``.
+
+    p: dict with W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (V, H), b_y (V,); x (T, N, D); h0 (N, H);
+    targets (T, N) ints. The loss is ``torch.nn.functional.cross_entropy`` of the logits
+    ``h_t W_hy^T + b_y``, averaged over the T*N positions. Returns ``(loss, grads)``: a float and a
+    dict of float64 arrays with a gradient for every key of ``p`` and for ``"x"`` and ``"h0"``.
+    """
+    rnn = elman_rnn_module(p["W_xh"], p["W_hh"], p["b_h"])
+    W_hy, b_y = to_torch(p["W_hy"], requires_grad=True), to_torch(p["b_y"], requires_grad=True)
+    xt, h0t = to_torch(x, requires_grad=True), to_torch(h0, requires_grad=True)
+    states, _ = rnn(xt, h0t[None])
+    logits = states @ W_hy.T + b_y
+    y = torch.as_tensor(np.asarray(targets, dtype=np.int64)).reshape(-1)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
+    loss.backward()
+    grads = {"W_xh": rnn.weight_ih_l0.grad, "W_hh": rnn.weight_hh_l0.grad, "b_h": rnn.bias_ih_l0.grad,
+             "W_hy": W_hy.grad, "b_y": b_y.grad, "x": xt.grad, "h0": h0t.grad}
+    return float(loss.detach()), {name: to_numpy(g) for name, g in grads.items()}
+
+
+def torch_adagrad(p, grad_steps, lr=0.1, clip=5.0):
+    """Parameters and Adagrad sums after the updates of ``torch.optim.Adagrad``.
+
+    p: dict of arrays (not changed); grad_steps: a list of dicts of gradients, one per update, each
+    clipped entrywise to [-clip, clip] (``torch.clamp``) before the update. ``eps = 1e-10`` is
+    added to the root, as in the notebook. Returns ``(params, sums)``, two dicts of float64 arrays.
+    """
+    params = {name: to_torch(v, requires_grad=True) for name, v in p.items()}
+    opt = torch.optim.Adagrad(list(params.values()), lr=lr, eps=1e-10)
+    for grads in grad_steps:
+        for name, w in params.items():
+            w.grad = torch.clamp(to_torch(grads[name]), -clip, clip)
+        opt.step()
+    sums = {name: to_numpy(opt.state[w]["sum"]) for name, w in params.items()}
+    return {name: to_numpy(w.detach()) for name, w in params.items()}, sums
 
 
 def numerical_grads(forward, inputs, upstream):
@@ -190,6 +234,34 @@ def check_grads(name, got, expected, mistakes=None, names=BACKWARD_OUTPUTS, atol
     for i, (n, g, e) in enumerate(zip(names, got, expected, strict=False)):
         variants = {d: v[i] for d, v in (mistakes or {}).items()}
         check_close(f"{name}: {n}", g, e, atol=atol, rtol=rtol, mistakes=variants, hint=hint)
+
+
+def check_loss_and_grads(name, got, loss, grads, only=MODEL_GRADIENTS, atol=1e-10, rtol=1e-7, hint=None):
+    """Check ``(loss, grads)`` as the character model returns it against the reference ``loss`` and
+    ``grads`` (a dict): a pair, a number, a dict with every key of :data:`MODEL_GRADIENTS`, each
+    gradient compared with ``check_close``. ``only``: the keys whose values are compared (default:
+    all; ``()`` checks the loss and the form of the result only)."""
+    from .checks import CheckFailure, check_close
+
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise CheckFailure(f"{name}: expected a pair (loss, grads), got "
+                           f"{len(got) if isinstance(got, (tuple, list)) else type(got).__name__}.")
+    got_loss, got_grads = got
+    if isinstance(got_loss, dict):
+        raise CheckFailure(f"{name}: the first value returned is a dict: "
+                           "return (loss, grads), in that order.")
+    if np.ndim(got_loss) != 0:
+        raise CheckFailure(f"{name}: the loss must be one number, "
+                           f"got an array of shape {np.shape(got_loss)}.")
+    check_close(f"{name}: loss", float(got_loss), loss, atol=atol, rtol=rtol, hint=hint)
+    if not isinstance(got_grads, dict):
+        raise CheckFailure(f"{name}: grads must be a dict of arrays, got {type(got_grads).__name__}.")
+    missing = [k for k in MODEL_GRADIENTS if k not in got_grads]
+    if missing:
+        raise CheckFailure(f"{name}: grads has no {', '.join(repr(k) for k in missing)}; it needs the keys "
+                           f"{', '.join(MODEL_GRADIENTS)}.")
+    for key in only:
+        check_close(f"{name}: grads[{key!r}]", got_grads[key], grads[key], atol=atol, rtol=rtol, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------

@@ -233,11 +233,103 @@ def cross_entropy_mistakes(logits, targets):
     }
 
 
+def output_layer_backward(dlogits, h, W_hy):
+    """(dh, dW_hy, db_y) of the output layer logits = h @ W_hy.T + b_y, summed over time and batch."""
+    V, H = np.shape(W_hy)
+    return (np.einsum("tnv,vh->tnh", dlogits, W_hy), np.einsum("tnv,tnh->vh", dlogits, h),
+            np.einsum("tnv->v", dlogits))
+
+
+def output_layer_mistakes(dlogits, h, W_hy):
+    """{description: (dh, dW_hy, db_y)}: common mistakes in the output layer's backward pass."""
+    T, N, _ = np.shape(dlogits)
+    dh, dW_hy, db_y = output_layer_backward(dlogits, h, W_hy)
+    last_only = np.zeros_like(dh)
+    last_only[-1] = dh[-1]
+    variants = {
+        "divided dW_hy and db_y by T*N a second time (softmax_cross_entropy's dlogits is already "
+        "the gradient of the mean: only sum over time and batch)": (dh, dW_hy / (T * N), db_y / (T * N)),
+        "sent the loss's gradient into the RNN only at the last step (a many-to-one model); here "
+        "every step has a loss, so dh = dlogits @ W_hy at every step": (last_only, dW_hy, db_y),
+        "dW_hy and db_y from the last time step only (they are sums over every step)":
+            (dh, np.einsum("nv,nh->vh", dlogits[-1], h[-1]), dlogits[-1].sum(axis=0)),
+    }
+    if np.shape(W_hy)[0] == np.shape(W_hy)[1]:  # V == H: only then does a transposition fit
+        variants.update({
+            "multiplied by W_hy.T instead of W_hy (dh must be (T, N, H): dlogits (T, N, V) @ W_hy (V, H))":
+                (np.einsum("tnv,hv->tnh", dlogits, W_hy), dW_hy, db_y),
+            "dW_hy transposed: it is dlogits^T @ h, of shape (V, H) like W_hy":
+                (dh, np.einsum("tnv,tnh->hv", dlogits, h), db_y),
+        })
+    return variants
+
+
+def adagrad_step(p, grads, memory, lr=0.1, clip=5.0):
+    """(new params, new sums) of one Adagrad update with entrywise clipping; nothing is changed."""
+    params, sums = {}, {}
+    for name, w in p.items():
+        g = np.minimum(np.maximum(np.asarray(grads[name], dtype=np.float64), -clip), clip)
+        sums[name] = memory[name] + g ** 2
+        params[name] = w - lr * g / (np.sqrt(sums[name]) + 1e-10)
+    return params, sums
+
+
+def adagrad_mistakes(p, grads, memory, lr=0.1, clip=5.0):
+    """{description: (new params, new sums)}: common mistakes in one Adagrad update."""
+    def step(clip_update=True, clip_sum=True, root=True, accumulate=True, before=False, sign=1.0):
+        params, sums = {}, {}
+        for name, w in p.items():
+            raw = np.asarray(grads[name], dtype=np.float64)
+            g = np.clip(raw, -clip, clip)
+            sums[name] = (memory[name] if accumulate else 0) + (g if clip_sum else raw) ** 2
+            scale = memory[name] if before else sums[name]
+            params[name] = w - sign * lr * (g if clip_update else raw) / (
+                (np.sqrt(scale) if root else scale) + 1e-10)
+        return params, sums
+
+    return {
+        "the gradient is not clipped to [-clip, clip] before the update (np.clip(g, -clip, clip))":
+            step(clip_update=False, clip_sum=False),
+        "the sum of squares adds the unclipped gradient: add the square of the clipped one":
+            step(clip_sum=False),
+        "divided by the sum of squares instead of its square root": step(root=False),
+        "memory holds only the latest squared gradient: Adagrad adds it to the running sum":
+            step(accumulate=False),
+        "updated the parameters before adding the new squared gradient to memory (divide by the "
+        "root of the sum that includes this step)": step(before=True),
+        "moved along the gradient instead of against it (p -= ..., not p += ...)": step(sign=-1.0),
+    }
+
+
+def _model_case(p, x, h0, targets):
+    """The output layer's part of model_loss_and_gradients on fixed inputs."""
+    h, _ = forward(x, h0, p["W_xh"], p["W_hh"], p["b_h"])
+    logits = h @ p["W_hy"].T + p["b_y"]
+    _, dlogits = softmax_cross_entropy(logits, targets)
+    expected = output_layer_backward(dlogits, h, p["W_hy"])
+    return {"inputs": dict(p, x=x, h0=h0, targets=targets),
+            "expected": dict(zip(OUTPUT_LAYER, expected, strict=True)),
+            "mistakes": _split(output_layer_mistakes(dlogits, h, p["W_hy"]), OUTPUT_LAYER, expected)}
+
+
+def _adagrad_case(p, grads, memory, lr, clip):
+    new_p, new_sums = adagrad_step(p, grads, memory, lr, clip)
+    flat = lambda d: np.concatenate([np.ravel(d[n]) for n in sorted(p)])  # noqa: E731
+    mistakes = {d: (flat(a), flat(b)) for d, (a, b) in adagrad_mistakes(p, grads, memory, lr, clip).items()}
+    expected = (flat(new_p), flat(new_sums))
+    return {"inputs": dict({f"p_{n}": v for n, v in p.items()}, **{f"g_{n}": v for n, v in grads.items()},
+                           **{f"m_{n}": v for n, v in memory.items()}, lr=np.array(lr), clip=np.array(clip)),
+            "expected": dict(zip(ADAGRAD, expected, strict=True)),
+            "mistakes": _split(mistakes, ADAGRAD, expected)}
+
+
 # ------------------------------------------------------------------------------------------------
 # fixtures of the visible tests
 # ------------------------------------------------------------------------------------------------
 GRADS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db_h")
 CE = ("loss", "dlogits")
+OUTPUT_LAYER = ("dh", "dW_hy", "db_y")
+ADAGRAD = ("params", "memory")  # every parameter raveled, in sorted order of names
 
 
 def _split(mistakes, names, expected):
@@ -317,6 +409,19 @@ def fixture_cases():
     r = seed_all(30)
     logits = 2 * r.standard_normal((4, 3, 6))
     cases["ce_torch"] = _ce_case(logits, r.integers(0, 6, size=(4, 3)))
+
+    r = seed_all(31)
+    T, N, D, H, V = 5, 3, 4, 6, 7
+    p = {"W_xh": r.standard_normal((H, D)) / 2, "W_hh": r.standard_normal((H, H)) / 3,
+         "b_h": 0.1 * r.standard_normal(H), "W_hy": r.standard_normal((V, H)),
+         "b_y": 0.1 * r.standard_normal(V)}
+    cases["model"] = _model_case(p, r.standard_normal((T, N, D)), r.standard_normal((N, H)),
+                                 r.integers(0, V, size=(T, N)))
+    r = seed_all(32)
+    p = {"W": r.standard_normal((3, 2)), "b": r.standard_normal(3)}
+    grads = {"W": 4 * r.standard_normal((3, 2)), "b": np.array([7.0, -0.5, -9.0])}   # some beyond 5
+    memory = {"W": r.uniform(0.5, 2.0, (3, 2)), "b": r.uniform(0.5, 2.0, 3)}
+    cases["adagrad"] = _adagrad_case(p, grads, memory, 0.1, 5.0)
 
     limits = _sequence_inputs(seed_all(40), 6, 2, 3, 4)
     for k in (6, 9, 1):
