@@ -17,8 +17,8 @@ c.CourseDirectory.ignore = [
 ]
 
 # A cell that runs longer than this is stopped and its tests score 0 (the grader passes its own
-# --timeout down to this setting).
-c.Execute.timeout = 60
+# --timeout down to this setting; the default is the grader's, autograder/job.py).
+c.Execute.timeout = __import__("autograder.job").job.DEFAULT_LIMITS.cell_timeout
 # nbgrader gives 0 to a test cell that writes to stderr. The course silences warnings at their
 # source (utils sets the filters); this pattern drops the ones that can still come from libraries.
 c.IgnorePattern.pattern = r"(Warning|warn\(|WARNING|UserWarning|DeprecationWarning)"

@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 
 from . import course
+from .job import DEFAULT_LIMITS as LIMITS
+from .job import Limits
 
 
 def _shard(text):
@@ -49,8 +51,7 @@ def cmd_grade(args):
                   file=sys.stderr)
             return 2
     try:
-        limits = grading.Limits(cell_timeout=args.timeout, memory_mb=args.memory,
-                                output_bytes=args.max_output)
+        limits = Limits(cell_timeout=args.timeout, memory_mb=args.memory, output_bytes=args.max_output)
         outcomes, problems = grading.grade(
             args.submissions, args.out, assignments=args.assignment, db_url=args.db,
             limits=limits, workers=args.workers, progress=not args.quiet,
@@ -81,7 +82,7 @@ def cmd_demo(args):
         assignment = classes.demo_class(tmp)
         print(f"Demo class of {assignment}: alice handed in the full solution, bob the untouched "
               "release,\ncarol a solution with one planted mistake, dave a file damaged in upload.\n")
-        outcomes, _ = grading.grade(tmp, args.out, limits=grading.Limits(cell_timeout=args.timeout),
+        outcomes, _ = grading.grade(tmp, args.out, limits=Limits(cell_timeout=args.timeout),
                                     workers=args.workers, progress=not args.quiet)
     print(grading.format_table(outcomes))
     print(f"\ngrades: {Path(args.out) / 'grades.csv'}   feedback: {Path(args.out) / 'feedback'}")
@@ -106,7 +107,7 @@ def cmd_check(args):
             cls = Path(tmp) / "class"
             expectations = classes.self_check_class(name, cls)
             outcomes, _ = grading.grade(cls, Path(tmp) / "out",
-                                        limits=grading.Limits(cell_timeout=args.timeout),
+                                        limits=Limits(cell_timeout=args.timeout),
                                         workers=args.workers, progress=not args.quiet,
                                         feedback=False)
         print(f"\n{name}")
@@ -219,17 +220,18 @@ def build_parser():
     g.add_argument("--db", metavar="URL",
                    help="gradebook as an SQLAlchemy URL, e.g. postgresql://user@host/course "
                         "(default: sqlite:///OUT/gradebook.db)")
-    g.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS",
-                   help="time limit of each notebook cell (default 60)")
+    g.add_argument("--timeout", type=_positive, default=LIMITS.cell_timeout, metavar="SECONDS",
+                   help=f"time limit of each notebook cell (default {LIMITS.cell_timeout})")
     g.add_argument("--workers", type=_positive, default=None,
                    help="submissions graded at once (default: the number of cores)")
-    g.add_argument("--memory", type=int, default=2048, metavar="MB",
-                   help="memory limit of each student kernel in MB; 0 for none (default 2048)")
+    g.add_argument("--memory", type=int, default=LIMITS.memory_mb, metavar="MB",
+                   help=f"memory limit of each student kernel in MB; 0 for none (default {LIMITS.memory_mb})")
     g.add_argument("--sandbox", choices=["auto", "require", "off"], default=None,
                    help="run each student's kernel in a bubblewrap sandbox: where available (auto, "
                         "the default), or refuse to grade without it (require), or never (off)")
-    g.add_argument("--max-output", type=int, default=1_000_000, metavar="CHARS",
-                   help="characters a notebook may print before the rest is dropped (default 1e6)")
+    g.add_argument("--max-output", type=int, default=LIMITS.output_bytes, metavar="CHARS",
+                   help="characters a notebook may print before the rest is dropped "
+                        f"(default {LIMITS.output_bytes:,})")
     g.add_argument("--force", action="store_true",
                    help="regrade everything (default: skip submissions unchanged since graded)")
     g.add_argument("--shard", type=_shard, metavar="K/N",
@@ -262,7 +264,7 @@ def build_parser():
                     "`grade`.",
         epilog="example:\n  python -m autograder demo --out demo-grades")
     d.add_argument("--out", default="demo-grades", help="output folder (default: demo-grades)")
-    d.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    d.add_argument("--timeout", type=_positive, default=LIMITS.cell_timeout, metavar="SECONDS")
     d.add_argument("--workers", type=_positive, default=None)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
@@ -276,7 +278,7 @@ def build_parser():
                     "correct alternative (must keep full points).",
         epilog="example:\n  python -m autograder check 01_one_hot")
     c.add_argument("assignment", nargs="*", help="assignments to check (default: all)")
-    c.add_argument("--timeout", type=_positive, default=60, metavar="SECONDS")
+    c.add_argument("--timeout", type=_positive, default=LIMITS.cell_timeout, metavar="SECONDS")
     c.add_argument("--workers", type=_positive, default=None)
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_check)

@@ -26,45 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import course, gradebook, intake, notebooks, release, safefiles, worker
-
-MIN_MEMORY_MB = 512  # a kernel with NumPy and PyTorch loaded holds ~400 MB before any work
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use while it is graded."""
-
-    cell_timeout: int = 60  # seconds per cell (nbgrader's Execute.timeout)
-    memory_mb: int = 2048  # memory the student's kernel may allocate (RLIMIT_DATA); 0 for none
-    output_bytes: int = 1_000_000  # characters the notebook may print in all; 0 for no limit
-    # what one submission may bring into the output folder: MB in all (also the largest file it
-    # may write while graded, and the largest notebook read), and MB per file other than the
-    # grader's own products (the graded notebook, its feedback page); 0 for no limit
-    disk_mb: int = 50
-    file_mb: int = 20
-
-    def __post_init__(self):
-        if self.cell_timeout <= 0:
-            raise ValueError(f"the cell time limit must be positive, got {self.cell_timeout} s")
-        if self.memory_mb and self.memory_mb < MIN_MEMORY_MB:
-            raise ValueError(
-                f"a memory limit of {self.memory_mb} MB is too low: a kernel that has loaded NumPy "
-                f"and PyTorch holds about 400 MB before the student's code runs, so every notebook "
-                f"would crash. Use --memory {MIN_MEMORY_MB} or more (default 2048), or 0 for none")
-        if self.output_bytes < 0:
-            raise ValueError(f"the output limit must be 0 (none) or positive, got {self.output_bytes}")
-        if self.disk_mb < 0 or self.file_mb < 0:
-            raise ValueError(f"the file limits must be 0 (none) or positive, got {self.disk_mb} MB "
-                             f"in all and {self.file_mb} MB per file")
-
-    @property
-    def disk_bytes(self):
-        return self.disk_mb * safefiles.MB
-
-    @property
-    def file_bytes(self):
-        return self.file_mb * safefiles.MB
-
+from .feedback import regenerate as regenerate_feedback
+from .job import DEFAULT_LIMITS, MIN_MEMORY_MB, Job, Limits  # noqa: F401  (the limits live with the job)
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "auto_score", "auto_max_score",
                "status", "problems", "integrity"]
@@ -103,13 +66,9 @@ def _template(assignment, workdir):
 
 
 def _run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
-    job = {"scratch": str(scratch), "student_id": sub.student_id, "assignment": sub.assignment,
-           "cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
-           "output_bytes": limits.output_bytes, "feedback": feedback,
-           "release": str(release_path), "unreadable": [str(u) for u in unreadable],
-           "mplconfig": str(scratch.parent.parent / "mplconfig")}
     job_file = scratch / "job.json"
-    job_file.write_text(json.dumps(job))
+    Job(scratch, sub.student_id, sub.assignment, limits, release=release_path, unreadable=unreadable,
+        mplconfig=scratch.parent.parent / "mplconfig", feedback=feedback).write(job_file)
     log = scratch / "worker.log"
     result_file = scratch / "result.json"
     proc = _start_worker(job_file, log)
@@ -396,7 +355,7 @@ def _kernel_died_reason(limits, result=None):
             + "; nothing could be scored. Ask the student to run the notebook top to bottom and resubmit")
 
 
-def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), workers=None,
+def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS, workers=None,
           progress=True, keep_scratch=False, feedback=True, force=False, shard=None):
     """Grade every submission under ``submissions`` (a folder or a zip) into ``out``.
 
@@ -410,12 +369,10 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
     submissions cannot be read at all.
     """
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     known = course.assignments()
     requested = [course.check_assignment(a) for a in assignments] if assignments else None
     default_db = f"sqlite:///{out / 'gradebook.db'}"
     db_url = db_url or default_db
-    gradebook.prepare(db_url)
     workers = workers or os.cpu_count() or 1
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
@@ -435,6 +392,7 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
         if not subs and not problems:
             problems.append(f"no submissions found under {submissions} (expected "
                             "<student_id>/<assignment>/<notebook>.ipynb)")
+        _open_output(out, db_url)  # only once the input could be read: a failed start leaves nothing
         templates = {a: _template(a, workdir) for a in sorted({s.assignment for s in subs})}
         # what a student's kernel may not read: the course's sources, every scratch folder but
         # its own, the submissions as handed in, and the output folder with the gradebook
@@ -466,7 +424,10 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
                 outcomes.append(done)
                 continue
             shutil.copy(templates[sub.assignment][0], scratch / "gradebook.db")
-            jobs.append((sub, scratch, key))
+            # a submission already graded by hand gets its one feedback page from the course's
+            # gradebook once the scores are merged (_finish), not from the worker's scratch copy
+            by_hand = feedback and _graded_by_hand(db_url, sub)
+            jobs.append((sub, scratch, key, by_hand))
 
         n_cells = {a: sum(c.cell_type == "code" for c in nb.cells) for a, nb in releases.items()}
         bar = _progress(len(jobs), progress)
@@ -475,16 +436,16 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             futures = {
                 pool.submit(_run_job, scratch, sub, limits,
                             120 + limits.cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
-                            feedback, workdir / "templates" / sub.assignment / "release"
+                            feedback and not by_hand, workdir / "templates" / sub.assignment / "release"
                             / sub.assignment / f"{sub.assignment}.ipynb", unreadable):
-                (sub, scratch, key)
-                for sub, scratch, key in jobs
+                (sub, scratch, key, by_hand)
+                for sub, scratch, key, by_hand in jobs
             }
             for fut in as_completed(futures):
-                sub, scratch, key = futures[fut]
+                sub, scratch, key, by_hand = futures[fut]
                 try:
                     result, error, note = fut.result()
-                    outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback)
+                    outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback, by_hand)
                     if note:
                         outcome.problems.append(note)
                 except Exception as err:  # one submission's trouble must not stop the run
@@ -515,6 +476,19 @@ def grade(submissions, out, assignments=None, db_url=None, limits=Limits(), work
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _open_output(out, db_url):
+    """Create the output folder and the gradebook's tables; a folder this call created is removed
+    again when the gradebook cannot be opened."""
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        gradebook.prepare(db_url)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
 def _place_skipped(skipped, src, subs):
     """Put each zip member that was not extracted in the problems of the submission whose folder
     held it; returns those that belong to no submission."""
@@ -535,8 +509,19 @@ def _not_graded(sub, db_url):
     return o
 
 
-def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
-    """Merge one worker's result into the gradebook and ``out`` (called by the single writer)."""
+def _graded_by_hand(db_url, sub):
+    """Whether the course's gradebook already holds manual grades of this submission."""
+    try:
+        return gradebook.graded_by_hand(db_url, sub.student_id, sub.assignment)
+    except Exception:  # not graded before, or the gradebook unreachable (the merge will say)
+        return False
+
+
+def _finish(sub, scratch, result, error, out, db_url, limits, feedback, by_hand=False):
+    """Merge one worker's result into the gradebook and ``out`` (called by the single writer).
+
+    by_hand: the submission holds manual grades; the worker wrote no feedback page, and its one
+    page is made here from the course's gradebook, after the merge."""
     o = Outcome(sub.student_id, sub.assignment, "graded", problems=list(sub.problems))
     o.protection = (result or {}).get("protection") or {}
     if result is None or not result.get("autograde_ok") or not result["cells"]:
@@ -557,21 +542,18 @@ def _finish(sub, scratch, result, error, out, db_url, limits, feedback):
     try:
         gradebook.merge(db_url, scratch / "gradebook.db", sub.student_id, sub.assignment)
         gradebook.fill_scores(o, db_url)
-        by_hand = feedback and gradebook.graded_by_hand(db_url, sub.student_id, sub.assignment)
     except gradebook.ERRORS as err:  # e.g. the server went away: not lost, graded again next run
         o.status = "failed"
         o.problems.insert(0, f"graded, but the grades could not be written to the gradebook "
                              f"({gradebook.first_line(err)}); run the same command again to retry")
         return o
     o.problems += _copy_results(sub, scratch, out, limits)
-    if feedback and not result.get("feedback_ok", False):
+    if feedback and by_hand:
+        # the worker's scratch gradebook has no manual grades: the page comes from the course's
+        if regenerate_feedback(out, [sub.assignment], [sub.student_id])[1]:
+            o.problems.append("its feedback page could not be made with the manual grades")
+    elif feedback and not result.get("feedback_ok", False):
         o.problems.append("its feedback page could not be generated")
-    elif by_hand:
-        # the worker's page was made from a scratch gradebook that has no manual grades
-        from . import feedback as pages
-
-        if pages.regenerate(out, [sub.assignment], [sub.student_id])[1]:
-            o.problems.append("its feedback page could not be made again with the manual grades")
     return o
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from ipykernel.kernelbase import Kernel
 
-from . import wire
+from . import job, wire
 
 _STARTED = time.time()  # when the judge's module was imported: its clock for the report
 
@@ -239,7 +239,7 @@ class Link:
         agent_read, self.to_agent = os.pipe()
         self.from_agent, agent_write = os.pipe()
         student_env["AUTOGRADER_AGENT_FDS"] = f"{agent_read},{agent_write}"
-        memory_mb = int(student_env.get("AUTOGRADER_MEMORY_MB") or 0)
+        memory_mb = job.memory_mb(student_env)
         self.cgroup, why_no_cgroup = memory_cgroup(memory_mb + CGROUP_HEADROOM_MB if memory_mb else 0)
         self.proc = subprocess.Popen(command, env=student_env, cwd=os.getcwd(),
                                      stdin=subprocess.DEVNULL, start_new_session=True,
@@ -670,7 +670,7 @@ class JudgeKernel(Kernel):
 
         self.interrupt_flag = threading.Event()  # set by an interrupt_request (the time limit)
         student_env = json.loads(os.environ.get("AUTOGRADER_STUDENT_ENV") or "{}")
-        self.output_cap = int(student_env.get("AUTOGRADER_OUTPUT_BYTES") or 0)
+        self.output_cap = job.output_bytes(student_env)
         self.output_used, self.output_noted = 0, False
 
     # plumbing

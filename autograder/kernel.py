@@ -30,12 +30,14 @@ import json
 import os
 import sys
 
+from . import job  # the limits, read from the environment the worker wrote (before the guard)
+
 PROBE_MARK = "AUTOGRADER-INTEGRITY "
 _state = {"events": [], "snapshot": None, "busy": False}
 
 
 def apply_limits():
-    memory_mb = int(os.environ.get("AUTOGRADER_MEMORY_MB") or 0)
+    memory_mb = job.memory_mb()
     if memory_mb:
         import resource
 
@@ -122,7 +124,7 @@ def install_guard():
                     refuse(f"listing {real}")
 
     sys.addaudithook(hook)
-    _cap_output(int(os.environ.get("AUTOGRADER_OUTPUT_BYTES") or 0))
+    _cap_output(job.output_bytes())
 
     def no_exit(*args, **kwargs):
         refuse("ending the kernel with os._exit")

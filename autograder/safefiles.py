@@ -23,7 +23,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-MB = 1_000_000
+from .job import MB  # one definition, beside the limits in megabytes
+
 MAX_ENTRIES = 10_000  # entries looked at in one folder tree; the rest are counted, not examined
 LEFTOVERS_FILE = "leftovers.json"  # in the scratch course folder: what RemoveLeftovers removed
 

@@ -26,6 +26,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
 from . import integrity, judge, kernel, notebooks
+from .job import Job, kernel_env
 
 
 # nbgrader: the test cells are marked after they have been restored from the gradebook (here, not in
@@ -204,17 +205,17 @@ def install_kernel(scratch, job):
     scratch = Path(scratch)
     home = scratch / "home"
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    workdir = scratch / "autograded" / job["student_id"] / job["assignment"]
+    workdir = scratch / "autograded" / job.student_id / job.assignment
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     student_env = {
-        "AUTOGRADER_MEMORY_MB": str(job.get("memory_mb") or ""),
-        "AUTOGRADER_OUTPUT_BYTES": str(job.get("output_bytes") or ""),
+        **kernel_env(job.limits),
         "AUTOGRADER_WRITABLE": os.pathsep.join([str(workdir), str(home), "/dev/null"]),
         "AUTOGRADER_UNREADABLE": os.pathsep.join(
-            job.get("unreadable", []) + [str(scratch), str(course.ROOT / "autograder" / "references")]),
+            [str(p) for p in job.unreadable]
+            + [str(scratch), str(course.ROOT / "autograder" / "references")]),
         "HOME": str(home), "TMPDIR": str(home / "tmp"),
-        "MPLCONFIGDIR": job.get("mplconfig") or str(home / "mpl"),
+        "MPLCONFIGDIR": str(job.mplconfig or home / "mpl"),
         "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",
         # libraries' caches go to the scratch home: a cache folder inherited from the grader's
         # environment (PyTorch exports TORCHINDUCTOR_CACHE_DIR once it has used it) lies outside
@@ -233,9 +234,9 @@ def install_kernel(scratch, job):
         "env": {
             "AUTOGRADER_JUDGE_NONCE": nonce,
             "AUTOGRADER_JUDGE_REPORT": str(scratch / "judge.json"),
-            "AUTOGRADER_JUDGE_RELEASE": str(job.get("release") or ""),
+            "AUTOGRADER_JUDGE_RELEASE": str(job.release or ""),
             "AUTOGRADER_STUDENT_ENV": json.dumps(student_env),
-            "AUTOGRADER_SANDBOX": job.get("sandbox") or os.environ.get("AUTOGRADER_SANDBOX", "auto"),
+            "AUTOGRADER_SANDBOX": job.sandbox or os.environ.get("AUTOGRADER_SANDBOX", "auto"),
             "MPLCONFIGDIR": student_env["MPLCONFIGDIR"], "HOME": str(home),
             "XDG_CACHE_HOME": student_env["XDG_CACHE_HOME"],
             "TORCHINDUCTOR_CACHE_DIR": student_env["TORCHINDUCTOR_CACHE_DIR"],
@@ -252,18 +253,18 @@ def grade(job):
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    scratch = Path(job["scratch"])
-    student, assignment = job["student_id"], job["assignment"]
+    scratch = job.scratch
+    student, assignment = job.student_id, job.assignment
     os.chdir(scratch)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     install_kernel(scratch, job)
     submitted = scratch / "submitted" / student / assignment / f"{assignment}.ipynb"
     sub_nb = notebooks.read(submitted)
-    findings = integrity.scan(sub_nb, notebooks.read(job["release"])) if job.get("release") else []
+    findings = integrity.scan(sub_nb, notebooks.read(job.release)) if job.release else []
     sub_nb.cells.append(nbformat.v4.new_code_cell(PROBE_SOURCE))  # runs last, after every test
     notebooks.write(sub_nb, submitted)
 
-    api = NbGraderAPI(config=_config(scratch, job["cell_timeout"]))
+    api = NbGraderAPI(config=_config(scratch, job.limits.cell_timeout))
     res = api.autograde(assignment, student, force=True, create=True)
     result = {"autograde_ok": bool(res.get("success")), "log": res.get("log", "")[-4000:],
               "error": res.get("error", "")[-4000:] if res.get("error") else "",
@@ -307,8 +308,8 @@ def grade(job):
                 })
         notebooks.write(public_copy(nb, result["integrity"], notes),
                         scratch / "public" / student / assignment / path.name)
-    if result["notebooks"] and job.get("feedback", True):
-        fb_api = NbGraderAPI(config=_config(scratch, job["cell_timeout"], autograded_dir="public"))
+    if result["notebooks"] and job.feedback:
+        fb_api = NbGraderAPI(config=_config(scratch, job.limits.cell_timeout, autograded_dir="public"))
         fres = fb_api.generate_feedback(assignment, student, force=True)
         result["feedback_ok"] = bool(fres.get("success"))
         if not fres.get("success"):
@@ -334,7 +335,7 @@ def run(job_file, log_file):
     # is not installed
     os.environ.update(PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
     warnings.simplefilter("ignore")
-    grade(json.loads(Path(job_file).read_text()))
+    grade(Job.read(job_file))
 
 
 def main(argv=None):
@@ -344,7 +345,7 @@ def main(argv=None):
     if len(argv) > 1:
         run(*argv[:2])
     else:
-        grade(json.loads(Path(argv[0]).read_text()))
+        grade(Job.read(argv[0]))
 
 
 if __name__ == "__main__":
