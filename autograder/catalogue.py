@@ -20,6 +20,7 @@ solution of a cell, which must keep full marks::
     '''
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import tomllib
@@ -50,11 +51,34 @@ def load(assignment):
     path = course.catalogue_file(assignment)
     if not path.exists():
         return [], []
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path} is not valid TOML: {err}") from None
     unknown = set(data) - {"mistake", "alternative"}
     if unknown:
         raise ValueError(f"{path}: unknown tables {sorted(unknown)} (use [[mistake]] and "
                          "[[alternative]])")
-    mistakes = [Mistake(assignment=assignment, **m) for m in data.get("mistake", [])]
-    alternatives = [Alternative(assignment=assignment, **a) for a in data.get("alternative", [])]
+    mistakes = [_entry(Mistake, path, "mistake", k, m, assignment)
+                for k, m in enumerate(data.get("mistake", []), 1)]
+    alternatives = [_entry(Alternative, path, "alternative", k, a, assignment)
+                    for k, a in enumerate(data.get("alternative", []), 1)]
     return mistakes, alternatives
+
+
+def _entry(kind, path, table, number, fields, assignment):
+    """One [[mistake]] or [[alternative]], with its keys and their types checked."""
+    allowed = [f.name for f in dataclasses.fields(kind) if f.name != "assignment"]
+    required = [f.name for f in dataclasses.fields(kind)
+                if f.name != "assignment" and f.default is dataclasses.MISSING]
+    where = f"{path}, [[{table}]] number {number}"
+    unknown = sorted(set(fields) - set(allowed))
+    missing = [k for k in required if k not in fields]
+    if unknown or missing:
+        said = ([f"unknown key(s) {unknown}"] if unknown else []) + (
+            [f"missing key(s) {missing}"] if missing else [])
+        raise ValueError(f"{where}: {'; '.join(said)}; its keys are {allowed}")
+    wrong = [k for k, v in fields.items() if not isinstance(v, str)]
+    if wrong:
+        raise ValueError(f"{where}: {wrong} must be text (a quoted string)")
+    return kind(assignment=assignment, **fields)

@@ -144,6 +144,7 @@ def test_unreadable_input_exits_2(tmp_path):
     assert proc.returncode == 2 and "not a readable zip" in proc.stderr
     proc = run_cli("grade", tmp_path, "--out", tmp_path / "out", "--assignment", "99_nothing")
     assert proc.returncode == 2 and "unknown assignment" in proc.stderr
+    assert not (tmp_path / "out").exists(), "a run that could not start must leave no output folder"
 
 
 @pytest.mark.parametrize("flag,value,says", [
@@ -165,7 +166,7 @@ def test_a_gradebook_that_cannot_be_opened_stops_the_run_before_grading(tmp_path
     proc = run_cli("grade", tmp_path / "class", "--out", tmp_path / "out", "--db", url)
     assert proc.returncode == 2 and says in proc.stderr, proc.stderr
     assert "s3cret" not in proc.stderr, "the password must not be printed"
-    assert not (tmp_path / "out" / "grades.csv").exists()
+    assert not (tmp_path / "out").exists(), "a run that could not start must leave no output folder"
 
 
 def test_memory_limit_counts_memory_not_the_libraries_address_space(tmp_path, notebooks_01):
