@@ -376,17 +376,8 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
     workers = workers or os.cpu_count() or 1
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
-        src = Path(submissions)
-        skipped = []  # members of a zip that were not extracted: (path in the zip, why)
-        if src.is_file() and src.suffix.lower() == ".zip":
-            src = intake.extract_zip(src, workdir / "intake", max_member=limits.disk_bytes,
-                                     skipped=skipped)
-        elif not src.is_dir():
-            raise intake.IntakeError(f"{submissions} is neither a folder nor a .zip file")
-        root = intake.find_root(src, known)
-        present = intake.present_assignments(root, known)
-        subs, problems = intake.collect(root, requested or present, known, bool(requested))
-        problems += _place_skipped(skipped, src, subs)
+        subs, problems = intake.read_class(submissions, workdir / "intake", known, requested,
+                                           max_member=limits.disk_bytes)
         if shard:
             subs = [s for s in subs if in_shard(s.student_id, *shard)]
         if not subs and not problems:
@@ -489,20 +480,6 @@ def _open_output(out, db_url):
         raise
 
 
-def _place_skipped(skipped, src, subs):
-    """Put each zip member that was not extracted in the problems of the submission whose folder
-    held it; returns those that belong to no submission."""
-    rest = []
-    for name, why in skipped:
-        path = Path(src) / name
-        owner = next((s for s in subs if s.folder is not None and s.folder in path.parents), None)
-        if owner is None:
-            rest.append(f"{name!r} in the zip: {why}")
-        else:
-            owner.problems.append(f"'{path.relative_to(owner.folder)}' in the zip: {why}")
-    return rest
-
-
 def _not_graded(sub, db_url):
     o = Outcome(sub.student_id, sub.assignment, sub.status_if_fatal, problems=[sub.fatal] + sub.problems)
     gradebook.fill_previous(o, db_url)
@@ -597,7 +574,6 @@ class _progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True)
-        self.start = time.time()
 
     def update(self, n, failed):
         self.failed += int(failed)

@@ -30,7 +30,6 @@ class Submission:
     student_id: str
     assignment: str
     folder: Path | None  # <root>/<student>/<assignment>, None when nothing was handed in
-    notebook: Path | None = None  # the file that will be graded
     problems: list = field(default_factory=list)  # what an instructor should know, in words
     fatal: str = ""  # why it cannot be graded at all ("" when it can)
     status_if_fatal: str = "failed"
@@ -177,6 +176,40 @@ def _grade_ids(nb, test_only=False):
             if notebooks.grade_id(c) and (notebooks.is_test(c) or not test_only)]
 
 
+def read_class(submissions, workdir, known, requested=None, max_member=0):
+    """Every submission under ``submissions``, a folder or a .zip (extracted into ``workdir``).
+
+    known: the course's assignments; requested: only these (None: every one present); max_member:
+    bytes a zip member may have (0: no cap). Returns ``(submissions, problems)``: a
+    :class:`Submission` per student and assignment, and what belongs to no submission, in words.
+    Raises :class:`IntakeError` when ``submissions`` cannot be read at all.
+    """
+    src = Path(submissions)
+    skipped = []  # members of a zip that were not extracted: (path in the zip, why)
+    if src.is_file() and src.suffix.lower() == ".zip":
+        src = extract_zip(src, Path(workdir), max_member=max_member, skipped=skipped)
+    elif not src.is_dir():
+        raise IntakeError(f"{submissions} is neither a folder nor a .zip file")
+    root = find_root(src, known)
+    subs, problems = collect(root, requested or present_assignments(root, known), known,
+                             bool(requested))
+    return subs, problems + _place_skipped(skipped, src, subs)
+
+
+def _place_skipped(skipped, src, subs):
+    """Put each zip member that was not extracted in the problems of the submission whose folder
+    held it; returns those that belong to no submission."""
+    rest = []
+    for name, why in skipped:
+        path = Path(src) / name
+        owner = next((s for s in subs if s.folder is not None and s.folder in path.parents), None)
+        if owner is None:
+            rest.append(f"{name!r} in the zip: {why}")
+        else:
+            owner.problems.append(f"'{path.relative_to(owner.folder)}' in the zip: {why}")
+    return rest
+
+
 def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
     """Check one submission and write the notebook nbgrader will grade to ``dest``.
 
@@ -184,15 +217,15 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
     other_releases: {assignment: release notebook} of the course, to recognise a wrong notebook.
     file_cap, total_cap: bytes (0: no cap) a file, and the hand-in in all, may have before it is
         reported; a notebook over ``total_cap`` is not read.
-    Sets ``sub.fatal`` when it cannot be graded; appends to ``sub.problems`` what the instructor
-    should know. Returns True when ``dest`` was written.
+    Sets ``sub.fatal`` when it cannot be graded (``dest`` is then not written); appends to
+    ``sub.problems`` what the instructor should know.
 
     Only the notebook is graded. Nothing in the hand-in is followed or opened but that notebook,
     and only when it is a regular file; links, special files, hidden folders and huge files are
     named in ``sub.problems``.
     """
     if sub.folder is None:
-        return False
+        return
     expected = f"{sub.assignment}.ipynb"
     entries, _ = safefiles.walk(sub.folder)
     entries = [e for e in entries if not (set(e.path.relative_to(sub.folder).parts) & IGNORED)]
@@ -211,7 +244,7 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
         sub.problems.append("left in the hand-in, not used (only the notebook is graded; links are "
                             "not followed, special files not opened): " + "; ".join(leftovers))
     if sub.fatal:
-        return False
+        return
     chosen = sub.folder / expected if top is not None else None
     if chosen is None:
         if not candidates:
@@ -220,14 +253,13 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
                          + (f"; found {', '.join(others)}" if others else "; the folder is empty")
                          + ")")
             sub.status_if_fatal = "missing"
-            return False
+            return
         if len(candidates) > 1:
             sub.fatal = (f"{len(candidates)} notebooks and none named {expected}: "
                          f"{', '.join(p.name for p in candidates)}; keep one and grade again")
-            return False
+            return
         chosen = candidates[0]
         sub.problems.append(f"the notebook was named {chosen.name}; graded as {expected}")
-    sub.notebook = chosen
     try:
         raw = safefiles.read_capped(chosen, total_cap)
     except safefiles.TooBig:
@@ -235,29 +267,29 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
         sub.fatal = (f"{chosen.name} holds {safefiles.size_words(size)}, over the "
                      f"{safefiles.size_words(total_cap)} a submission may have; it was not read. "
                      "Ask the student to clear the outputs and resubmit")
-        return False
+        return
     except OSError as err:
         sub.fatal = f"{chosen.name} could not be read ({err.strerror or err}); nothing was graded"
-        return False
+        return
     if not raw.strip():
         sub.fatal = f"{chosen.name} is empty (0 bytes of notebook): ask the student to resubmit"
-        return False
+        return
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         sub.fatal = f"{chosen.name} is not a text file, so not a notebook: ask the student to resubmit"
-        return False
+        return
     except json.JSONDecodeError as err:
         sub.fatal = (f"{chosen.name} is damaged: not valid JSON (line {err.lineno}, column "
                      f"{err.colno}: {err.msg}); it was probably cut off while saving or uploading. "
                      "Ask the student to download it again from JupyterLab and resubmit")
-        return False
+        return
     try:
         major = int(data.get("nbformat", 0)) if isinstance(data, dict) else 0
         nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as err:
         sub.fatal = f"{chosen.name} is JSON but not a Jupyter notebook ({type(err).__name__}: {err})"
-        return False
+        return
     if major and major < 4:
         sub.problems.append(f"the notebook was in the old nbformat {major}; converted to nbformat 4")
     nb, malformed = _drop_malformed_marks(nb)
@@ -273,11 +305,11 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
             if other != sub.assignment and ids & set(_grade_ids(other_nb)):
                 sub.fatal = (f"this is the notebook of assignment {other}, not {sub.assignment}: "
                              "the student handed in the wrong file")
-                return False
+                return
         sub.fatal = ("none of the assignment's graded cells is in this notebook (was it copied "
                      "into a new notebook, which loses nbgrader's cell metadata?); ask the student "
                      f"to work in the released {expected}")
-        return False
+        return
 
     release_cells = notebooks.cells_by_id(release_nb)
     nb, duplicated, retyped = _undo_cell_tampering(nb, release_cells)
@@ -310,7 +342,6 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(dest))
-    return True
 
 
 def _drop_malformed_marks(nb):

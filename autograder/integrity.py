@@ -115,12 +115,11 @@ def scan_source(source, protected_names=frozenset()):
                 elif isinstance(sub, ast.Subscript) and _dotted(sub.value) in ("sys.modules",
                                                                                 "modules"):
                     add("cheat", "replaces a module in sys.modules")
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "__eq__":
-                returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]
-                if returns and all(isinstance(r, ast.Constant) and r.value is True for r in returns):
-                    add("cheat", "defines an object that compares equal to anything (__eq__ "
-                                 "always returns True)")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "__eq__":
+            returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]
+            if returns and all(isinstance(r, ast.Constant) and r.value is True for r in returns):
+                add("cheat", "defines an object that compares equal to anything (__eq__ "
+                             "always returns True)")
         if isinstance(node, ast.Call):
             name = _dotted(node.func)
             last = name.rsplit(".", 1)[-1]

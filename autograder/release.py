@@ -35,7 +35,3 @@ def generate(assignment, release_dir=None, db_url=None):
                            f"{proc.stdout}\n{proc.stderr}")
     return out
 
-
-def generate_all(release_dir=None):
-    """Regenerate every release notebook; returns their paths."""
-    return [generate(a, release_dir) for a in course.assignments()]
