@@ -73,6 +73,7 @@ def broken_class(tmp_path_factory, notebooks_01):
     return proc, root / "out"
 
 
+@pytest.mark.slow
 def test_broken_submissions_are_reported_and_the_rest_graded(broken_class):
     proc, out = broken_class
     rows = read_csv(out / "grades.csv")
@@ -89,6 +90,7 @@ def test_broken_submissions_are_reported_and_the_rest_graded(broken_class):
     assert float(rows["endless_loop"]["auto_score"]) < float(full)
 
 
+@pytest.mark.slow
 def test_problems_are_explained_in_words(broken_class):
     proc, out = broken_class
     rows = read_csv(out / "grades.csv")
@@ -109,6 +111,7 @@ def test_problems_are_explained_in_words(broken_class):
     assert "endless_loop / 01_one_hot: graded" in report
 
 
+@pytest.mark.slow
 def test_feedback_pages_show_messages_but_not_hidden_tests(broken_class):
     _, out = broken_class
     page = (out / "feedback" / "endless_loop" / A / f"{A}.html").read_text()
@@ -120,6 +123,7 @@ def test_feedback_pages_show_messages_but_not_hidden_tests(broken_class):
     assert "seed_all(None)" in graded
 
 
+@pytest.mark.slow
 def test_zip_from_an_lms_with_wrapper_folders(tmp_path, notebooks_01):
     _, _, solved = notebooks_01
     staging = tmp_path / "staging"
@@ -169,6 +173,7 @@ def test_a_gradebook_that_cannot_be_opened_stops_the_run_before_grading(tmp_path
     assert not (tmp_path / "out").exists(), "a run that could not start must leave no output folder"
 
 
+@pytest.mark.slow
 def test_memory_limit_counts_memory_not_the_libraries_address_space(tmp_path, notebooks_01):
     """A kernel that imported PyTorch maps ~1.5 GB of address space (shared libraries, one malloc
     arena reserved per thread) but holds ~400 MB. An address-space limit (RLIMIT_AS) near that
@@ -184,6 +189,7 @@ def test_memory_limit_counts_memory_not_the_libraries_address_space(tmp_path, no
     assert row["status"] == "graded" and row["auto_score"] == row["auto_max_score"], row
 
 
+@pytest.mark.slow
 def test_regrading_is_idempotent_and_keeps_grades(tmp_path, notebooks_01):
     _, _, solved = notebooks_01
     cls, out = tmp_path / "class", tmp_path / "out"
@@ -216,6 +222,7 @@ def test_every_command_has_help_with_an_example(command):
     assert proc.returncode == 0 and "example" in proc.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
     proc = run_cli("demo", "--out", tmp_path / "demo", "--quiet")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -226,6 +233,7 @@ def test_demo_runs_end_to_end(tmp_path):
     shutil.rmtree(tmp_path / "demo")
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_force_regrades(tmp_path, notebooks_01):
     _, _, solved = notebooks_01
     cls, out = tmp_path / "class", tmp_path / "out"
@@ -242,6 +250,7 @@ def test_rerun_resumes_and_force_regrades(tmp_path, notebooks_01):
     assert rows["a1"]["auto_score"] == rows["a1"]["auto_max_score"] == rows["a2"]["auto_score"]
 
 
+@pytest.mark.slow
 def test_shards_share_one_gradebook(tmp_path, notebooks_01):
     from autograder.grading import in_shard
 
@@ -262,6 +271,7 @@ def test_shards_share_one_gradebook(tmp_path, notebooks_01):
     assert run_cli("grade", cls, "--out", tmp_path / "x", "--shard", "3/2").returncode == 2
 
 
+@pytest.mark.slow
 def test_grading_from_a_plain_script(tmp_path, notebooks_01):
     """The command line forks workers from a fork server; a plain script that calls the library
     (and that multiprocessing would run again in each worker) gets a fresh interpreter per job."""
@@ -280,6 +290,7 @@ def test_grading_from_a_plain_script(tmp_path, notebooks_01):
     assert status == "graded" and score == max_score > 0
 
 
+@pytest.mark.slow
 def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, notebooks_01):
     """The database goes away while one submission's grades are written: that submission is
     reported (not a traceback that loses the run), the others are graded, and the next run
@@ -319,6 +330,7 @@ def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, 
         assert sorted(s.student.id for s in gb.assignment_submissions(A)) == ["ann", "cat"]
 
 
+@pytest.mark.slow
 def test_feedback_after_grading_by_hand(tmp_path, notebooks_01):
     """Written answers graded in formgrader reach the student's page through `feedback` (and
     through a later regrade), and the page never shows the hidden tests."""

@@ -414,6 +414,7 @@ def _run_judged(tmp_path, cells, timeout=20, sandbox="auto"):
     return [[(o.get("ename"), o.get("text", "")) for o in c.outputs] for c in nb.cells]
 
 
+@pytest.mark.slow
 def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
     outs = _run_judged(tmp_path, [
         "import numpy as np\nnp = None  # the student rebinds np: tests still get NumPy\n"
@@ -438,6 +439,7 @@ def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
     assert outs[5] == [(None, "alive [0 2]\n")], outs[5]
 
 
+@pytest.mark.slow
 def test_the_tests_warning_filters_and_numpy_settings_reach_the_students_code(tmp_path):
     # in one process, a test's simplefilter("error") or np.errstate(over="raise") would act on the
     # student's code; across the boundary they must act the same way
@@ -460,6 +462,7 @@ def test_the_tests_warning_filters_and_numpy_settings_reach_the_students_code(tm
     assert outs[4] == [(None, "True\n")], outs[4]
 
 
+@pytest.mark.slow
 def test_repeated_calls_run_in_one_go_and_keep_the_generator(tmp_path):
     # utils.repeat_calls: n calls of the student's sampler in one operation, the generator advancing
     # from call to call and copied back, the same draws as n single calls

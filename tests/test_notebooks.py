@@ -22,6 +22,7 @@ def test_the_course_has_notebooks():
     assert ASSIGNMENTS and ASSIGNMENTS[0] == "01_one_hot"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_equals_a_fresh_generation(assignment, tmp_path):
     committed = course.release_notebook(assignment)

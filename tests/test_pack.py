@@ -177,6 +177,7 @@ def _run(python, notebook, cwd):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_course_checkout_is_not_importable_in_the_student_env(student_env, tmp_path):
     done = subprocess.run([str(student_env), "-c", "import utils, importlib.util; print(utils.__file__); "
                            "print(importlib.util.find_spec('autograder'))"],
