@@ -1,10 +1,12 @@
 """The grader's command line on real and broken submissions (`python -m autograder grade`)."""
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -224,13 +226,20 @@ def test_every_command_has_help_with_an_example(command):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path):
-    proc = run_cli("demo", "--out", tmp_path / "demo", "--quiet")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "graded as expected" in proc.stdout
-    rows = read_csv(tmp_path / "demo" / "grades.csv")
+    # CI has just run the demo as its main job (.ci/run) and says where its output and printout
+    # are: those are checked instead of grading the same class a second time
+    done = os.environ.get("AUTOGRADER_DEMO_DONE")
+    if done and (Path(done) / "grades.csv").exists() and (Path(done) / "stdout.txt").exists():
+        out, stdout = Path(done), (Path(done) / "stdout.txt").read_text()
+    else:
+        proc = run_cli("demo", "--out", tmp_path / "demo", "--quiet")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        out, stdout = tmp_path / "demo", proc.stdout
+    assert "graded as expected" in stdout
+    rows = read_csv(out / "grades.csv")
     assert rows["alice"]["auto_score"] == rows["alice"]["auto_max_score"]
     assert rows["bob"]["auto_score"] == "0" and rows["dave"]["status"] == "failed"
-    shutil.rmtree(tmp_path / "demo")
+    assert (out / "feedback" / "alice" / A / f"{A}.html").exists()
 
 
 @pytest.mark.slow
