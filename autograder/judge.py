@@ -201,7 +201,9 @@ class AgentStopped(RuntimeError):
 class Link:
     """The student's kernel: started, watched, and spoken to through its Jupyter channels."""
 
-    def __init__(self, kernel):
+    def __init__(self, kernel=None):
+        """Start the student's kernel; :meth:`wait_ready` waits for it to answer. ``kernel``, the
+        judge, may be given later (the judge starts this kernel before its own, see :func:`main`)."""
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -255,14 +257,21 @@ class Link:
         self.client.load_connection_file()
         self.client.start_channels()
         _clock("student_kernel_started")
-        try:
-            self.client.wait_for_ready(timeout=120)
-        except RuntimeError as err:
-            raise StudentKernelDied(f"the notebook's kernel did not start: {err}") from None
-        _clock("student_kernel_ready")
+        self.ready = False
         self.serving = None   # msg_id of the running agent.serve(), when a session is open
         self.pending = None   # msg_id of the cell being run for the student, when one is
         self.killed_why = ""  # set when the judge itself kills the kernel (a time limit it ignored)
+
+    def wait_ready(self):
+        """Wait until the student's kernel answers (it imports ipykernel: about two seconds)."""
+        if not self.ready:
+            try:
+                self.client.wait_for_ready(timeout=120)
+            except RuntimeError as err:
+                raise StudentKernelDied(f"the notebook's kernel did not start: {err}") from None
+            _clock("student_kernel_ready")
+            self.ready = True
+        return self
 
     # plain cells
 
@@ -677,7 +686,12 @@ class JudgeKernel(Kernel):
 
     def _link(self):
         if self.link is None:
-            self.link = Link(self)
+            early, error = _EARLY.pop("link", None), _EARLY.pop("error", None)
+            if error is not None:
+                raise error
+            link = early or Link(self)
+            link.kernel = self
+            self.link = link.wait_ready()
         return self.link
 
     def _within_output_cap(self, content):
@@ -1014,10 +1028,25 @@ def _mirror_seeds(kernel):
     utils.seed_all = utils.seeding.seed_all = seed_all
 
 
+_EARLY = {}  # the student's kernel, started before the judge's own (or why it could not be)
+
+
+def _start_student_kernel_early():
+    """Start the student's kernel first, so that its start (ipykernel's imports, about two
+    seconds) runs while the judge starts its own kernel and nbgrader sends the first cells; the
+    first cell that needs it waits for it (:meth:`JudgeKernel._link`). An error is kept and
+    raised there, in a cell, as it was when the kernel was started at the first cell."""
+    try:
+        _EARLY["link"] = Link()
+    except Exception as err:
+        _EARLY["error"] = err
+
+
 def main():
     here = os.path.realpath(os.getcwd())
     # the judge imports nothing from the student's folder (a numpy.py there must not shadow NumPy)
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != here]
+    _start_student_kernel_early()
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance(kernel_class=JudgeKernel)
