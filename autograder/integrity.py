@@ -6,13 +6,20 @@ was found. Findings of kind ``cheat`` withhold the points of every test cell aft
 cell (the tampering affects everything that runs after it); findings of kind ``review`` are reported
 for the instructor to look at and cost nothing by themselves.
 
-The run-time side is :mod:`autograder.kernel` (the guard and the probe).
+The run-time side runs in the student's kernel (:mod:`autograder.kernel`: the guard and the probe,
+whose report the worker reads with :func:`probe_report`). :func:`verdict` combines the scan and the
+probe into the notes an instructor reads and the test cells whose points are withheld, and
+:func:`withhold` sets those to 0 in the submission's gradebook: every rule of integrity is here.
 """
 
 import ast
+import json
 from dataclasses import dataclass
 
 from . import notebooks
+from .kernel import PROBE_MARK  # what the probe prints before its report (standard library only)
+
+PROBE_SOURCE = "__import__('autograder.kernel').kernel.probe()"  # the cell run after every test
 
 #: Modules whose attributes a submission must not replace.
 PROTECTED_MODULES = {"np", "numpy", "torch", "utils", "checks", "builtins", "math", "sys", "os",
@@ -164,3 +171,53 @@ def scan(submitted_nb, release_nb):
         for kind, what in scan_source(cell.source, protected):
             findings.append(Finding(k, notebooks.grade_id(cell) or "", kind, what))
     return findings
+
+
+# --- the verdict: the scan and the probe together --------------------------------------------------
+
+def probe_report(nb):
+    """What the probe cell printed, or None when it did not run to the end."""
+    for cell in reversed(nb.cells):
+        if cell.cell_type == "code" and cell.source.strip() == PROBE_SOURCE:
+            for out in cell.get("outputs", []):
+                text = out.get("text", "") if out.get("output_type") == "stream" else ""
+                for line in text.splitlines():
+                    if line.startswith(PROBE_MARK):
+                        return json.loads(line[len(PROBE_MARK):])
+            return None
+    return None
+
+
+def verdict(nb, findings):
+    """``(notes, withheld)``: the findings of the scan (``findings``) and of the probe in the graded
+    notebook ``nb``, in words with their kind, and the grade ids of the test cells whose points are
+    withheld (every test after the first cheat; from the top when only the probe found tampering)."""
+    probe = probe_report(nb)
+    notes = [f"{f.describe()} [{f.kind}]" for f in findings]
+    if probe is None:
+        notes.append("the integrity probe did not report: the notebook interfered with the "
+                     "kernel, or the kernel died before the end [review]")
+        probe = {"tampering": [], "refused": []}
+    notes += [f"at run time: {t} [cheat]" for t in probe["tampering"]]
+    notes += [f"refused at run time: {r} [review]" for r in probe["refused"]]
+    withheld = []
+    cheats = [f.cell for f in findings if f.kind == "cheat"]
+    if cheats or probe["tampering"]:
+        first = min(cheats) if cheats else 0  # tampering found only at run time: from the top
+        withheld = [notebooks.grade_id(c) for k, c in enumerate(nb.cells)
+                    if k > first and notebooks.is_test(c)]
+        if withheld:
+            notes.append("points withheld for the tests after "
+                         + (f"cell {first + 1}" if cheats else "the start") + ": "
+                         + ", ".join(withheld))
+    return notes, withheld
+
+
+def withhold(gradebook_file, notebook, assignment, student, grade_ids):
+    """Set the automatic score of ``grade_ids`` to 0 in the SQLite gradebook ``gradebook_file``."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{gradebook_file}") as gb:
+        for gid in grade_ids:
+            gb.find_grade(gid, notebook, assignment, student).auto_score = 0
+        gb.db.commit()

@@ -25,7 +25,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-from . import integrity, judge, kernel, notebooks
+from . import integrity, judge, notebooks
 from .job import Job, kernel_env
 
 
@@ -95,50 +95,6 @@ def _error_message(cell):
     return ""
 
 
-def _probe_report(nb):
-    """What the probe cell printed, or None when it did not run to the end."""
-    for cell in reversed(nb.cells):
-        if cell.cell_type == "code" and cell.source.strip() == PROBE_SOURCE:
-            for out in cell.get("outputs", []):
-                text = out.get("text", "") if out.get("output_type") == "stream" else ""
-                for line in text.splitlines():
-                    if line.startswith(kernel.PROBE_MARK):
-                        return json.loads(line[len(kernel.PROBE_MARK):])
-            return None
-    return None
-
-
-def _integrity(nb, findings, result):
-    """Combine the code scan and the probe; decide which test cells' points are withheld."""
-    probe = _probe_report(nb)
-    notes = [f"{f.describe()} [{f.kind}]" for f in findings]
-    if probe is None:
-        notes.append("the integrity probe did not report: the notebook interfered with the "
-                     "kernel, or the kernel died before the end [review]")
-        probe = {"tampering": [], "refused": []}
-    notes += [f"at run time: {t} [cheat]" for t in probe["tampering"]]
-    notes += [f"refused at run time: {r} [review]" for r in probe["refused"]]
-    cheats = [f.cell for f in findings if f.kind == "cheat"]
-    if cheats or probe["tampering"]:
-        first = min(cheats) if cheats else 0  # tampering found only at run time: from the top
-        result["withheld"] = [notebooks.grade_id(c) for k, c in enumerate(nb.cells)
-                              if k > first and notebooks.is_test(c)]
-        if result["withheld"]:
-            notes.append("points withheld for the tests after "
-                         + (f"cell {first + 1}" if cheats else "the start") + ": "
-                         + ", ".join(result["withheld"]))
-    result["integrity"] = notes
-
-
-def _withhold(scratch, notebook, assignment, student, grade_ids):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gb:
-        for gid in grade_ids:
-            gb.find_grade(gid, notebook, assignment, student).auto_score = 0
-        gb.db.commit()
-
-
 GRADER_NOTE = "autograder_for_graders"  # metadata key of the cells only graders may see
 
 
@@ -166,7 +122,7 @@ def public_copy(nb, integrity_notes=(), notes_for_graders=None):
     """
     nb = notebooks.read_dict(nb)
     nb.cells = [c for c in nb.cells
-                if c.source.strip() != PROBE_SOURCE and GRADER_NOTE not in c.get("metadata", {})]
+                if c.source.strip() != integrity.PROBE_SOURCE and GRADER_NOTE not in c.get("metadata", {})]
     for k in reversed(range(len(nb.cells))):
         note = (notes_for_graders or {}).get(notebooks.grade_id(nb.cells[k]))
         if note and not notebooks.is_test(nb.cells[k]):
@@ -186,9 +142,6 @@ def public_copy(nb, integrity_notes=(), notes_for_graders=None):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
     return nb
-
-
-PROBE_SOURCE = "__import__('autograder.kernel').kernel.probe()"
 
 
 def install_kernel(scratch, job):
@@ -261,7 +214,7 @@ def grade(job):
     submitted = scratch / "submitted" / student / assignment / f"{assignment}.ipynb"
     sub_nb = notebooks.read(submitted)
     findings = integrity.scan(sub_nb, notebooks.read(job.release)) if job.release else []
-    sub_nb.cells.append(nbformat.v4.new_code_cell(PROBE_SOURCE))  # runs last, after every test
+    sub_nb.cells.append(nbformat.v4.new_code_cell(integrity.PROBE_SOURCE))  # runs last, after every test
     notebooks.write(sub_nb, submitted)
 
     api = NbGraderAPI(config=_config(scratch, job.limits.cell_timeout))
@@ -282,9 +235,9 @@ def grade(job):
             if cell.cell_type == "code":
                 cell.source = judge.unmark(cell.source)
         notebooks.write(nb, path)
-        _integrity(nb, findings, result)
+        result["integrity"], result["withheld"] = integrity.verdict(nb, findings)
         if result["withheld"]:
-            _withhold(scratch, path.stem, assignment, student, result["withheld"])
+            integrity.withhold(scratch / "gradebook.db", path.stem, assignment, student, result["withheld"])
         result["notebooks"].append(path.stem)
         for k, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and not notebooks.is_test(cell):

@@ -171,3 +171,38 @@ def test_scan_finds_each_kind_of_cheat():
             continue  # written to get past any scan: the run-time probe catches these
         sub = nbformat.v4.new_notebook(cells=[rel.cells[0], nbformat.v4.new_code_cell(code)])
         assert integrity.scan(sub, rel), f"the scan missed {name}"
+
+
+def _graded_notebook(probe_text):
+    """A graded notebook: a student cell, three test cells, and the probe cell with its output."""
+    code = nbformat.v4.new_code_cell
+    tests = [code("check_equal(1, 1)", metadata={"nbgrader": {"grade": True, "grade_id": f"t{k}",
+                                                               "points": 1}}) for k in (1, 2, 3)]
+    probe = code(integrity.PROBE_SOURCE)
+    if probe_text is not None:
+        probe.outputs = [nbformat.v4.new_output("stream", name="stdout", text=probe_text)]
+    return nbformat.v4.new_notebook(cells=[code("x = 1"), tests[0], code("y = 2"), tests[1], tests[2], probe])
+
+
+def test_the_verdict_withholds_the_tests_after_the_first_cheat_and_says_why():
+    clean = integrity.PROBE_MARK + '{"tampering": [], "refused": ["starting a process (os.system)"]}\n'
+    cheat = integrity.Finding(cell=2, grade_id="", kind="cheat", what="replaces check_equal")
+    notes, withheld = integrity.verdict(_graded_notebook(clean), [cheat])
+    assert withheld == ["t2", "t3"], "every test after the cheating cell (cell 3), none before"
+    assert notes[0] == "cell 3: replaces check_equal [cheat]"
+    assert "refused at run time: starting a process (os.system) [review]" in notes
+    assert notes[-1] == "points withheld for the tests after cell 3: t2, t3"
+    notes, withheld = integrity.verdict(_graded_notebook(clean), [])
+    assert withheld == [] and notes == ["refused at run time: starting a process (os.system) [review]"]
+
+
+def test_tampering_seen_only_at_run_time_withholds_every_test():
+    tampered = integrity.PROBE_MARK + '{"tampering": ["replaced numpy.allclose"], "refused": []}\n'
+    notes, withheld = integrity.verdict(_graded_notebook(tampered), [])
+    assert withheld == ["t1", "t2", "t3"]
+    assert "at run time: replaced numpy.allclose [cheat]" in notes
+
+
+def test_a_probe_that_never_reported_is_sent_for_review_and_costs_nothing():
+    notes, withheld = integrity.verdict(_graded_notebook(None), [])
+    assert withheld == [] and len(notes) == 1 and "the integrity probe did not report" in notes[0]
