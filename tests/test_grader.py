@@ -1,6 +1,7 @@
 """The grader's command line on real and broken submissions (`python -m autograder grade`)."""
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -280,6 +281,13 @@ def test_shards_share_one_gradebook(tmp_path, notebooks_01):
     assert run_cli("grade", cls, "--out", tmp_path / "x", "--shard", "3/2").returncode == 2
 
 
+def _printed(stdout, label):
+    """The JSON a test script printed after ``label`` on a line of its own making."""
+    line = next((ln for ln in stdout.splitlines() if ln.startswith(label + " ")), None)
+    assert line is not None, f"the script printed no '{label}' line:\n{stdout[-2000:]}"
+    return json.loads(line[len(label) + 1:])
+
+
 @pytest.mark.slow
 def test_grading_from_a_plain_script(tmp_path, notebooks_01):
     """The command line forks workers from a fork server; a plain script that calls the library
@@ -288,15 +296,17 @@ def test_grading_from_a_plain_script(tmp_path, notebooks_01):
     put(tmp_path / "class", "s1", solved)
     script = tmp_path / "grade_my_class.py"  # no `if __name__ == "__main__"` guard, on purpose
     script.write_text(
+        "import json\n"
         "from autograder import grading\n"
         f"outcomes, _ = grading.grade({str(tmp_path / 'class')!r}, {str(tmp_path / 'out')!r}, "
         "progress=False)\n"
-        "print('scores', [(o.status, o.auto_score, o.auto_max_score) for o in outcomes])\n")
+        "print('scores', json.dumps([(o.status, o.auto_score, o.auto_max_score) for o in outcomes]))\n")
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    status, score, max_score = eval(proc.stdout.split("scores", 1)[1])[0]
-    assert status == "graded" and score == max_score > 0
+    status, score, max_score = _printed(proc.stdout, "scores")[0]
+    assert status == "graded", f"the plain script's submission was {status}, expected graded"
+    assert score == max_score > 0, f"the plain script's solution scored {score} of {max_score}"
 
 
 @pytest.mark.slow
@@ -309,7 +319,7 @@ def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, 
         put(tmp_path / "class", student, solved)
     script = tmp_path / "grade_with_a_flaky_database.py"
     script.write_text(
-        "import sys\n"
+        "import json, sys\n"
         "from sqlalchemy.exc import OperationalError\n"
         "from autograder import gradebook, grading\n"
         "real_merge = gradebook._merge\n"
@@ -320,13 +330,14 @@ def test_a_gradebook_lost_mid_run_fails_only_what_it_could_not_record(tmp_path, 
         "gradebook._merge = merge\n"
         f"outcomes, _ = grading.grade({str(tmp_path / 'class')!r}, {str(tmp_path / 'out')!r}, "
         "progress=False)\n"
-        "print('outcomes', {o.student_id: (o.status, o.auto_score, o.problems) for o in outcomes})\n")
+        "print('outcomes', json.dumps({o.student_id: (o.status, o.auto_score, o.problems) "
+        "for o in outcomes}))\n")
 
     def run(mode):
         proc = subprocess.run([sys.executable, str(script), mode], cwd=tmp_path, capture_output=True,
                               text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        return eval(proc.stdout.split("outcomes", 1)[1])
+        return _printed(proc.stdout, "outcomes")
 
     first = run("flaky")
     assert first["ann"][0] == "graded" and first["ann"][1] > 0
