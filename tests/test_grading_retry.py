@@ -1,8 +1,9 @@
 """A kernel that dies for no reason the grader can name is run once more, from a fresh scratch
 folder; one killed by the memory limit is not (a second run would end the same way)."""
 
-from autograder import grading
+from autograder import outcome, pool
 from autograder.intake import Submission
+from autograder.job import Limits
 
 DIED = {"autograde_ok": False, "error": "DeadKernelError: Kernel died", "log": "", "cells": [],
         "protection": {"kernel_died": "the notebook's kernel died", "kernel_exit": "signal SIGKILL"}}
@@ -27,13 +28,13 @@ def _scratch(tmp_path):
 
 
 def _job(scratch):
-    return grading._run_job(scratch, Submission("ann", "01_one_hot", None), grading.Limits(), 60, True,
+    return pool.run_job(scratch, Submission("ann", "01_one_hot", None), Limits(), 60, True,
                             None, [])
 
 
 def test_a_kernel_that_died_once_is_graded_on_a_second_run_from_a_fresh_scratch(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(grading, "_run_worker", _fake_worker([DIED, GRADED], seen))
+    monkeypatch.setattr(pool, "run_worker", _fake_worker([DIED, GRADED], seen))
     scratch = _scratch(tmp_path)
     result, error, note = _job(scratch)
     assert result is GRADED and error == ""
@@ -44,10 +45,10 @@ def test_a_kernel_that_died_once_is_graded_on_a_second_run_from_a_fresh_scratch(
 
 
 def test_a_kernel_that_dies_twice_is_reported_once_with_both_runs_said(tmp_path, monkeypatch):
-    monkeypatch.setattr(grading, "_run_worker", _fake_worker([DIED, DIED], []))
+    monkeypatch.setattr(pool, "run_worker", _fake_worker([DIED, DIED], []))
     result, _, note = _job(_scratch(tmp_path))
     assert result is DIED and note == "it was run twice, with the same end"
-    reason = grading._kernel_died_reason(grading.Limits(), result)
+    reason = outcome.kernel_died_reason(Limits(), result)
     assert "[signal SIGKILL]" in reason, reason
 
 
@@ -57,10 +58,10 @@ def test_no_second_run_for_the_memory_limit_a_kill_by_the_judge_or_a_graded_note
                                    "interrupt", "kernel_exit": "signal SIGKILL"})
     for k, first in enumerate((oom, stuck, GRADED)):
         seen = []
-        monkeypatch.setattr(grading, "_run_worker", _fake_worker([first], seen))
+        monkeypatch.setattr(pool, "run_worker", _fake_worker([first], seen))
         result, _, note = _job(_scratch(tmp_path / str(k)))
         assert result is first and note == "" and len(seen) == 1
-    reason = grading._kernel_died_reason(grading.Limits(memory_mb=512), oom)
+    reason = outcome.kernel_died_reason(Limits(memory_mb=512), oom)
     assert "killed for using more than the 512 MB memory limit" in reason, reason
-    reason = grading._kernel_died_reason(grading.Limits(), stuck)
+    reason = outcome.kernel_died_reason(Limits(), stuck)
     assert "stopped by the grader: it did not stop within 10 s" in reason, reason

@@ -69,10 +69,10 @@ with open('big.bin', 'wb') as f:
 DRIVER = """\
 import json, os, signal, sys, threading, time
 from dataclasses import asdict
-from autograder import grading
+from autograder import grading, pool
 
 cls, out, report, kill_after = sys.argv[1:5]
-start_worker, run_worker = grading._start_worker, grading._run_worker
+start_worker, run_worker = pool.start_worker, pool.run_worker
 timing = {}
 
 class Unreported:
@@ -101,7 +101,7 @@ def run(scratch, sub, *args):
     finally:
         timing.setdefault(sub.student_id, time.time())
 
-grading._start_worker, grading._run_worker = start, run
+pool.start_worker, pool.run_worker = start, run
 t0 = time.time()
 outcomes, problems = grading.grade(cls, out, limits=grading.Limits(cell_timeout=20,
                                    output_bytes=200_000), progress=False)
@@ -403,7 +403,7 @@ class _Handle:
 
 
 def test_wait_notices_a_worker_that_is_gone_or_a_zombie():
-    from autograder import grading
+    from autograder import pool
 
     pid = os.fork()
     if pid == 0:  # a child that ends at once and is not reaped: a zombie
@@ -411,11 +411,11 @@ def test_wait_notices_a_worker_that_is_gone_or_a_zombie():
     try:
         time.sleep(0.2)
         started = time.time()
-        assert grading._wait(_Handle(pid), 60) == "lost"
+        assert pool.wait(_Handle(pid), 60) == "lost"
         assert time.time() - started < 5
-        assert grading._exit_words(_Handle(pid)) == "exit code 3"
+        assert pool.exit_words(_Handle(pid)) == "exit code 3"
     finally:
         os.waitpid(pid, 0)
     started = time.time()
-    assert grading._wait(_Handle(pid), 60) == "lost"  # reaped: gone
+    assert pool.wait(_Handle(pid), 60) == "lost"  # reaped: gone
     assert time.time() - started < 5

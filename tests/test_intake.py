@@ -99,9 +99,9 @@ def test_unreadable_input_is_an_intake_error(tmp_path):
      "more than the 2048 MB memory limit"),
 ])
 def test_the_grader_explains_what_went_wrong_in_words(result, says):
-    problems = grading._explain(result, Limits())
+    problems = grading.explain(result, Limits())
     assert any(says in p for p in problems), problems
 
 
 def test_a_clean_run_needs_no_explanation():
-    assert grading._explain({"cells": [{"message": ""}], "error": ""}, Limits()) == []
+    assert grading.explain({"cells": [{"message": ""}], "error": ""}, Limits()) == []
