@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import classes, course, execute, grading, notebooks
+from . import course, execute, grading, notebooks, sample_classes
 
 
 def _machine():
@@ -41,7 +41,7 @@ def time_runs(assignment):
 
 def time_grading(assignment, students, workers):
     source = notebooks.read(course.source_notebook(assignment))
-    rel = classes.release_nb(assignment)
+    rel = sample_classes.release_nb(assignment)
     solved = notebooks.student_submission(source, rel)
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(students):
@@ -58,7 +58,7 @@ def time_plain_nbgrader(assignment, students):
     """Seconds for nbgrader alone, one submission after another: ``nbgrader autograde`` then
     ``nbgrader generate_feedback`` in a course folder holding the same class."""
     source = notebooks.read(course.source_notebook(assignment))
-    rel = classes.release_nb(assignment)
+    rel = sample_classes.release_nb(assignment)
     solved = notebooks.student_submission(source, rel)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -76,10 +76,10 @@ def cmd_grade(args):
 
 
 def cmd_demo(args):
-    from . import classes, grading
+    from . import grading, sample_classes
 
     with tempfile.TemporaryDirectory() as tmp:
-        assignment = classes.demo_class(tmp)
+        assignment = sample_classes.demo_class(tmp)
         print(f"Demo class of {assignment}: alice handed in the full solution, bob the untouched "
               "release,\ncarol a solution with one planted mistake, dave a file damaged in upload.\n")
         outcomes, _ = grading.grade(tmp, args.out, limits=Limits(cell_timeout=args.timeout),
@@ -97,7 +97,7 @@ def cmd_demo(args):
 
 
 def cmd_check(args):
-    from . import classes, grading
+    from . import grading, sample_classes
 
     names = args.assignment or course.assignments()
     all_ok = True
@@ -105,13 +105,13 @@ def cmd_check(args):
         course.check_assignment(name)
         with tempfile.TemporaryDirectory() as tmp:
             cls = Path(tmp) / "class"
-            expectations = classes.self_check_class(name, cls)
+            expectations = sample_classes.self_check_class(name, cls)
             outcomes, _ = grading.grade(cls, Path(tmp) / "out",
                                         limits=Limits(cell_timeout=args.timeout),
                                         workers=args.workers, progress=not args.quiet,
                                         feedback=False)
         print(f"\n{name}")
-        for exp, ok, why in classes.judge(expectations, outcomes):
+        for exp, ok, why in sample_classes.judge(expectations, outcomes):
             all_ok &= ok
             print(f"  {'ok  ' if ok else 'FAIL'} {exp.kind:<11} {exp.description}: {why}")
     return 0 if all_ok else 1

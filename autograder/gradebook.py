@@ -21,7 +21,7 @@ from . import course
 warnings.filterwarnings("ignore", category=SAWarning)
 
 
-def shown(db_url):
+def without_password(db_url):
     """The URL as it may be printed: without its password."""
     try:
         return make_url(db_url).render_as_string(hide_password=True)
@@ -64,7 +64,7 @@ def first_line(err):
     return str(getattr(err, "orig", None) or err).strip().splitlines()[0][:300]
 
 
-def prepare(db_url):
+def create_tables(db_url):
     """Open the gradebook once before grading, creating nbgrader's tables if it is new, so that a
     wrong URL, a missing driver or an unreachable server stops the run before any work, with a
     message that says what to do."""
@@ -76,14 +76,15 @@ def prepare(db_url):
     try:
         _retry(open_once)
     except ArgumentError as err:
-        raise ValueError(f"--db {shown(db_url)}: not a database URL ({err}); expected e.g. "
+        raise ValueError(f"--db {without_password(db_url)}: not a database URL ({err}); expected e.g. "
                          "sqlite:///grades.db or postgresql://user@host/course") from None
     except ModuleNotFoundError as err:
-        raise ValueError(f"--db {shown(db_url)}: the database driver {err.name!r} is not "
+        raise ValueError(f"--db {without_password(db_url)}: the database driver {err.name!r} is not "
                          f"installed; `pip install -r requirements.txt` installs psycopg for "
                          f"PostgreSQL, other databases need their SQLAlchemy driver") from None
     except ERRORS as err:
-        raise ValueError(f"--db {shown(db_url)}: cannot open the gradebook: {first_line(err)}") from None
+        raise ValueError(f"--db {without_password(db_url)}: cannot open the gradebook: "
+                         f"{first_line(err)}") from None
 
 
 def _copy_structure(gb, sgb, assignment):

@@ -104,7 +104,7 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
             nb_dest = scratch / "submitted" / sub.student_id / sub.assignment / f"{sub.assignment}.ipynb"
             if sub.folder is not None and not sub.fatal:
                 try:
-                    intake.prepare(sub, releases[sub.assignment], releases, nb_dest,
+                    intake.prepare_notebook(sub, releases[sub.assignment], releases, nb_dest,
                                    file_cap=limits.file_bytes, total_cap=limits.disk_bytes)
                 except Exception as err:  # nothing in one hand-in may stop the others
                     sub.fatal = (f"the hand-in could not be read ({type(err).__name__}: "
@@ -119,7 +119,7 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
                 continue
             shutil.copy(templates[sub.assignment][0], scratch / "gradebook.db")
             # a submission already graded by hand gets its one feedback page from the course's
-            # gradebook once the scores are merged (_finish), not from the worker's scratch copy
+            # gradebook once the scores are merged (_merge_result), not from the worker's scratch copy
             by_hand = feedback and _graded_by_hand(db_url, sub)
             jobs.append((sub, scratch, key, by_hand))
 
@@ -139,7 +139,8 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
                 sub, scratch, key, by_hand = futures[fut]
                 try:
                     result, error, note = fut.result()
-                    outcome = _finish(sub, scratch, result, error, out, db_url, limits, feedback, by_hand)
+                    outcome = _merge_result(sub, scratch, result, error, out, db_url, limits, feedback,
+                                            by_hand)
                     if note:
                         outcome.problems.append(note)
                 except Exception as err:  # one submission's trouble must not stop the run
@@ -176,7 +177,7 @@ def _open_output(out, db_url):
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        gradebook.prepare(db_url)
+        gradebook.create_tables(db_url)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
@@ -197,7 +198,7 @@ def _graded_by_hand(db_url, sub):
         return False
 
 
-def _finish(sub, scratch, result, error, out, db_url, limits, feedback, by_hand=False):
+def _merge_result(sub, scratch, result, error, out, db_url, limits, feedback, by_hand=False):
     """Merge one worker's result into the gradebook and ``out`` (called by the single writer).
 
     by_hand: the submission holds manual grades; the worker wrote no feedback page, and its one

@@ -210,7 +210,7 @@ def _place_skipped(skipped, src, subs):
     return rest
 
 
-def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
+def prepare_notebook(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
     """Check one submission and write the notebook nbgrader will grade to ``dest``.
 
     release_nb: the release notebook of ``sub.assignment`` (the reference for what cells must exist).
@@ -347,7 +347,7 @@ def prepare(sub, release_nb, other_releases, dest, file_cap=0, total_cap=0):
 def _drop_malformed_marks(nb):
     """Remove nbgrader metadata that is not a mapping with a text grade_id (which would make
     nbgrader, and the checks here, fail on the whole notebook)."""
-    nb = notebooks.read_dict(nb)
+    nb = notebooks.copy_of(nb)
     dropped = []
     for k, cell in enumerate(nb.cells):
         if not isinstance(cell.get("metadata"), dict):
@@ -365,7 +365,7 @@ def _drop_malformed_marks(nb):
 def _undo_cell_tampering(nb, release_cells):
     """Drop second copies of graded cells; give graded cells back the type they have in the release
     (a test cell turned into markdown would otherwise never run)."""
-    nb = notebooks.read_dict(nb)
+    nb = notebooks.copy_of(nb)
     seen, cells, duplicated, retyped = set(), [], [], []
     for cell in nb.cells:
         gid = notebooks.grade_id(cell)
@@ -381,7 +381,7 @@ def _undo_cell_tampering(nb, release_cells):
                 fixed.metadata = cell.metadata
                 cell = fixed
             else:
-                cell = notebooks.read_dict(original)
+                cell = notebooks.copy_of(original)
         cells.append(cell)
     nb.cells = cells
     return nb, duplicated, retyped
@@ -398,7 +398,7 @@ def restore_metadata(nb, release_cells):
     Returns ``(nb, restored, unmarked)``: a new notebook, what was restored (in words, per
     grade_id) and the ids (or descriptions) of the cells whose marks were removed.
     """
-    nb = notebooks.read_dict(nb)
+    nb = notebooks.copy_of(nb)
     restored, unmarked = [], []
     for k, cell in enumerate(nb.cells):
         if "nbgrader" not in cell.get("metadata", {}):
@@ -412,7 +412,7 @@ def restore_metadata(nb, release_cells):
                        if meta.get(key) != want.get(key)]
             if changed:
                 restored.append(f"{gid} ({', '.join(changed)})")
-            cell.metadata["nbgrader"] = notebooks.read_dict(want)
+            cell.metadata["nbgrader"] = notebooks.copy_of(want)
             continue
         claims = not isinstance(meta, dict) or gid or any(
             meta.get(key) for key in ("grade", "solution", "locked", "task"))
@@ -425,7 +425,7 @@ def restore_metadata(nb, release_cells):
 def restore_cells(nb, release_nb, missing):
     """Put the release's cells ``missing`` back into ``nb``, each after the cell that precedes it
     in the release (or at the top)."""
-    nb = notebooks.read_dict(nb)
+    nb = notebooks.copy_of(nb)
     for gid in missing:
         order = [notebooks.grade_id(c) for c in release_nb.cells]
         idx = order.index(gid)
@@ -436,5 +436,5 @@ def restore_cells(nb, release_nb, missing):
             if prev in present:
                 insert_at = present[prev] + 1
                 break
-        nb.cells.insert(insert_at, notebooks.read_dict(release_nb.cells[idx]))
+        nb.cells.insert(insert_at, notebooks.copy_of(release_nb.cells[idx]))
     return nb

@@ -158,7 +158,7 @@ def read(path):
     return _nbformat().read(str(path), as_version=4)
 
 
-def read_dict(nb):
+def copy_of(nb):
     """A deep copy of a notebook node."""
     return _nbformat().from_dict(json.loads(json.dumps(nb)))
 

@@ -120,7 +120,7 @@ def public_copy(nb, integrity_notes=(), notes_for_graders=None):
     which reads these copies, shows it beside the student's answer, and the feedback pages drop it
     (:class:`autograder.feedback.DropGraderNotes`). Cells a student marked so are removed first.
     """
-    nb = notebooks.read_dict(nb)
+    nb = notebooks.copy_of(nb)
     nb.cells = [c for c in nb.cells
                 if c.source.strip() != integrity.PROBE_SOURCE and GRADER_NOTE not in c.get("metadata", {})]
     for k in reversed(range(len(nb.cells))):
@@ -202,7 +202,7 @@ def install_kernel(scratch, job):
     return nonce
 
 
-def grade(job):
+def grade_job(job):
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
@@ -288,7 +288,7 @@ def run(job_file, log_file):
     # is not installed
     os.environ.update(PYTHONWARNINGS="ignore", PYTHONPATH=str(course.ROOT))
     warnings.simplefilter("ignore")
-    grade(Job.read(job_file))
+    grade_job(Job.read(job_file))
 
 
 def main(argv=None):
@@ -298,7 +298,7 @@ def main(argv=None):
     if len(argv) > 1:
         run(*argv[:2])
     else:
-        grade(Job.read(argv[0]))
+        grade_job(Job.read(argv[0]))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import classes, course, notebooks
+from autograder import course, notebooks, sample_classes
 
 A = "01_one_hot"
 
@@ -31,7 +31,7 @@ def read_csv(path):
 @pytest.fixture(scope="module")
 def notebooks_01():
     source = notebooks.read(course.source_notebook(A))
-    rel = classes.release_nb(A)
+    rel = sample_classes.release_nb(A)
     return source, rel, notebooks.student_submission(source, rel)
 
 
@@ -58,11 +58,11 @@ def broken_class(tmp_path_factory, notebooks_01):
     (cls / "missing" / A).mkdir(parents=True)
     (cls / "missing" / A / "notes.txt").write_text("I could not do it")
     put(cls, "renamed", solved, name="my_work.ipynb")
-    put(cls, "oldformat", nbformat.writes(nbformat.convert(notebooks.read_dict(solved), 3), version=3))
-    deleted = notebooks.read_dict(solved)
+    put(cls, "oldformat", nbformat.writes(nbformat.convert(notebooks.copy_of(solved), 3), version=3))
+    deleted = notebooks.copy_of(solved)
     deleted.cells = [c for c in deleted.cells if notebooks.grade_id(c) != "test_encode"]
     put(cls, "deleted_test", deleted)
-    edited = notebooks.read_dict(solved)
+    edited = notebooks.copy_of(solved)
     for c in edited.cells:
         if notebooks.grade_id(c) == "test_decode":
             c.source = "pass  # tests removed by the student"
@@ -253,7 +253,7 @@ def test_rerun_resumes_and_force_regrades(tmp_path, notebooks_01):
     shutil.rmtree(out / "autograded" / "a1")
     assert run_cli("grade", cls, "--out", out, "--quiet").returncode == 0  # nothing changed
     assert not (out / "autograded" / "a1").exists(), "an unchanged submission was graded again"
-    put(cls, "a2", notebooks.read_dict(solved))  # same content: still skipped
+    put(cls, "a2", notebooks.copy_of(solved))  # same content: still skipped
     assert run_cli("grade", cls, "--out", out, "--quiet", "--force").returncode == 0
     assert (out / "autograded" / "a1").exists(), "--force did not regrade"
     rows = read_csv(out / "grades.csv")

@@ -26,7 +26,7 @@ import time
 import nbformat
 import pytest
 
-from autograder import classes, course, notebooks, safefiles
+from autograder import course, notebooks, safefiles, sample_classes
 
 A = "01_one_hot"
 GiB = 2**30
@@ -157,12 +157,12 @@ def _build(cls, solved, rel):
     os.symlink(cls / "honest", cls / "link_folder")  # a student folder that is another's
 
     # tampered nbgrader metadata
-    nb = notebooks.read_dict(solved)  # solved, with every test worth ten times its points
+    nb = notebooks.copy_of(solved)  # solved, with every test worth ten times its points
     for cell in nb.cells:
         if notebooks.is_test(cell):
             cell.metadata.nbgrader["points"] *= 10
     put("meta_points", nb)
-    nb = notebooks.read_dict(rel)  # unsolved, with flags flipped and a test cell of its own
+    nb = notebooks.copy_of(rel)  # unsolved, with flags flipped and a test cell of its own
     _mark(nb, "test_build_vocab").metadata.nbgrader["solution"] = True
     _mark(nb, "test_encode").metadata.nbgrader["grade"] = False
     cell = _mark(nb, "test_one_hot")
@@ -175,15 +175,15 @@ def _build(cls, solved, rel):
                                   "grade_id": "bonus", "schema_version": 3}
     nb.cells.insert(3, bonus)
     put("meta_flags", nb)
-    nb = notebooks.read_dict(solved)  # solved, with ids renamed, duplicated and a test deleted
+    nb = notebooks.copy_of(solved)  # solved, with ids renamed, duplicated and a test deleted
     _mark(nb, "test_encode").metadata.nbgrader["grade_id"] = "my_test_encode"
-    nb.cells.append(notebooks.read_dict(_mark(nb, "one_hot")))
+    nb.cells.append(notebooks.copy_of(_mark(nb, "one_hot")))
     nb.cells.remove(_mark(nb, "test_decode"))
     put("meta_ids", nb)
 
     # what the notebook leaves in its working folder while it is graded
     for student, code in (("runtime_special", LEAVES_SPECIAL), ("runtime_big", LEAVES_BIG)):
-        nb = notebooks.read_dict(solved)
+        nb = notebooks.copy_of(solved)
         nb.cells.insert(1, nbformat.v4.new_code_cell(code))
         put(student, nb)
     return made
@@ -192,7 +192,7 @@ def _build(cls, solved, rel):
 @pytest.fixture(scope="module")
 def hostile_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile_files")
-    rel = classes.release_nb(A)
+    rel = sample_classes.release_nb(A)
     solved = notebooks.student_submission(notebooks.read(course.source_notebook(A)), rel)
     made = _build(root / "class", solved, rel)
     source_mode = os.stat(course.source_notebook(A)).st_mode
@@ -376,7 +376,7 @@ def test_restore_metadata_by_grade_id():
     from autograder import intake
 
     rel = notebooks.read(course.release_notebook(A))
-    nb = notebooks.read_dict(rel)
+    nb = notebooks.copy_of(rel)
     _mark(nb, "test_encode").metadata.nbgrader.update(points=99, grade=False)
     fake = nbformat.v4.new_code_cell("pass")
     fake.metadata["nbgrader"] = {"grade": True, "grade_id": "extra", "points": 5}

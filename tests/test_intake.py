@@ -34,7 +34,7 @@ def _prepare(root, student, dest):
     sub = next(s for s in subs if s.student_id == student)
     release = _release()
     if not sub.fatal:
-        intake.prepare(sub, release, {A: release}, dest)
+        intake.prepare_notebook(sub, release, {A: release}, dest)
     return sub
 
 
@@ -47,7 +47,7 @@ def test_a_clean_hand_in_is_written_for_nbgrader_untouched(tmp_path, solved):
 
 
 def test_a_deleted_test_cell_is_put_back_where_it_was(tmp_path, solved):
-    nb = notebooks.read_dict(solved)
+    nb = notebooks.copy_of(solved)
     gone = next(notebooks.grade_id(c) for c in nb.cells if notebooks.is_test(c))
     nb.cells = [c for c in nb.cells if notebooks.grade_id(c) != gone]
     _hand_in(tmp_path / "class", "ann", nb)

@@ -14,7 +14,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder import classes, course, integrity, notebooks
+from autograder import course, integrity, notebooks, sample_classes
 
 A = "01_one_hot"
 CHECKS = course.ROOT / "utils" / "checks.py"
@@ -65,7 +65,7 @@ def run_cli(*args, env=None):
 
 
 def _with_cheat(release_nb, code):
-    nb = notebooks.read_dict(release_nb)
+    nb = notebooks.copy_of(release_nb)
     for cell in nb.cells:
         if notebooks.grade_id(cell) == "build_vocab":
             cell.source = code + "\n\n" + cell.source
@@ -76,7 +76,7 @@ def _with_cheat(release_nb, code):
 def hostile_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     cls = root / "class"
-    rel = classes.release_nb(A)
+    rel = sample_classes.release_nb(A)
     solved = notebooks.student_submission(notebooks.read(course.source_notebook(A)), rel)
 
     def put(student, nb):
@@ -85,9 +85,9 @@ def hostile_class(tmp_path_factory):
     put("honest", solved)
     for name, (code, _) in CHEATS.items():
         put(name, _with_cheat(rel, code))
-    dup = notebooks.read_dict(solved)  # a solved notebook whose test cell was duplicated and retyped
+    dup = notebooks.copy_of(solved)  # a solved notebook whose test cell was duplicated and retyped
     test = next(c for c in dup.cells if notebooks.grade_id(c) == "test_encode")
-    dup.cells.insert(dup.cells.index(test), notebooks.read_dict(test))
+    dup.cells.insert(dup.cells.index(test), notebooks.copy_of(test))
     test.cell_type = "markdown"
     test.pop("outputs", None)
     test.pop("execution_count", None)

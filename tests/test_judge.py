@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder import classes, course, judge, notebooks, wire
+from autograder import course, judge, notebooks, sample_classes, wire
 
 A = "01_one_hot"
 
@@ -195,7 +195,7 @@ def run_cli(*args, env=None):
 
 
 def _with_cheat(release_nb, code):
-    nb = notebooks.read_dict(release_nb)
+    nb = notebooks.copy_of(release_nb)
     first = next(c for c in nb.cells if notebooks.is_solution(c) and c.cell_type == "code")
     first.source = code + "\n\n" + first.source
     return nb
@@ -203,7 +203,7 @@ def _with_cheat(release_nb, code):
 
 def _spying(release_nb):
     """Every graded function of the release replaced by the spy."""
-    nb = notebooks.read_dict(release_nb)
+    nb = notebooks.copy_of(release_nb)
     for cell in nb.cells:
         if notebooks.is_solution(cell) and cell.cell_type == "code":
             names = [line.split("(")[0][4:] for line in cell.source.splitlines() if line.startswith("def ")]
@@ -213,7 +213,7 @@ def _spying(release_nb):
 
 def _hidden_lines(assignment):
     """Lines of the hidden tests that appear nowhere in the release notebook."""
-    release_text = "\n".join(c.source for c in classes.release_nb(assignment).cells)
+    release_text = "\n".join(c.source for c in sample_classes.release_nb(assignment).cells)
     lines = set()
     for cell in notebooks.read(course.source_notebook(assignment)).cells:
         if notebooks.is_test(cell) and notebooks.BEGIN_HIDDEN in cell.source:
@@ -226,13 +226,13 @@ def _hidden_lines(assignment):
 @pytest.fixture(scope="module")
 def judged_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("judged")
-    rel = classes.release_nb(A)
+    rel = sample_classes.release_nb(A)
     class_nbs = {"honest": notebooks.student_submission(notebooks.read(course.source_notebook(A)), rel),
                  "spy": _spying(rel)}
     class_nbs.update({name: _with_cheat(rel, code if name == "fake_nonce" else _hidden(code))
                       for name, code in CHEATS.items()})
     for student, nb in class_nbs.items():
-        classes._put(root / "class", student, A, nb)
+        sample_classes._put(root / "class", student, A, nb)
     cls = root / "class"
     proc = run_cli("grade", cls, "--out", root / "out", "--timeout", 30, "--memory", 2048,
                    "--max-output", 200_000, "--quiet")

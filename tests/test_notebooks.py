@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from autograder import catalogue, classes, course, grading, notebooks, release
+from autograder import catalogue, course, grading, notebooks, release, sample_classes
 
 ASSIGNMENTS = course.assignments()
 
@@ -86,10 +86,10 @@ def _cases():
 def _self_check(assignment, tmp_root, workers):
     """Grade one class per assignment (all cases at once, in parallel) and judge it."""
     folder = tmp_root / assignment
-    expectations = classes.self_check_class(assignment, folder / "class")
+    expectations = sample_classes.self_check_class(assignment, folder / "class")
     outcomes, _ = grading.grade(folder / "class", folder / "out", workers=workers, progress=False,
                                 feedback=False)
-    return {e.student_id: (ok, why) for e, ok, why in classes.judge(expectations, outcomes)}
+    return {e.student_id: (ok, why) for e, ok, why in sample_classes.judge(expectations, outcomes)}
 
 
 @pytest.mark.slow

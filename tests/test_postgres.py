@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import classes, course, notebooks
+from autograder import course, notebooks, sample_classes
 
 A = "01_one_hot"
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def postgres():
 def graded_class(tmp_path_factory):
     """Five students (three solutions, two untouched releases), graded once into SQLite."""
     source = notebooks.read(course.source_notebook(A))
-    rel = classes.release_nb(A)
+    rel = sample_classes.release_nb(A)
     solved = notebooks.student_submission(source, rel)
     root = tmp_path_factory.mktemp("pgclass")
     kinds = {"ann": solved, "bob": rel, "cat": solved, "dan": solved, "eve": rel}
@@ -106,7 +106,7 @@ _MERGE = """
 import sys
 from autograder import gradebook
 url, scratch, student = sys.argv[1:]
-gradebook.prepare(url)
+gradebook.create_tables(url)
 gradebook.merge(url, scratch, student, "01_one_hot")
 """
 

@@ -1,4 +1,5 @@
-"""Build classes of submissions from the course's own notebooks: for the demo and the self-check.
+"""Made-up classes of students (not Python classes): folders of submissions built from the course's
+own notebooks, for the demo and the self-check.
 
 A class is a folder in nbgrader's ``submitted/`` layout (``<student>/<assignment>/<nb>.ipynb``).
 """
