@@ -1,15 +1,11 @@
 """Reading, writing and transforming nbgrader notebooks.
 
-- :class:`NotebookBuilder` writes an nbgrader source notebook from Python (one way to author one;
-  JupyterLab's "Create Assignment" toolbar is the other).
 - :func:`student_submission` turns the source into what a student who solved everything hands in:
   the release notebook with each solution cell filled in. Tests and the demo plant mistakes into it.
 """
 
 import json
 from pathlib import Path
-
-SCHEMA = 3
 
 
 def _nbformat():
@@ -24,84 +20,6 @@ BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
-
-
-def _meta(grade, solution, locked, grade_id, points=None, task=False):
-    meta = {"grade": grade, "solution": solution, "locked": locked, "grade_id": grade_id,
-            "schema_version": SCHEMA}
-    if points is not None:
-        meta["points"] = points
-    if task:
-        meta["task"] = True
-    return {"nbgrader": meta}
-
-
-class NotebookBuilder:
-    """Build an nbgrader source notebook cell by cell.
-
-    >>> nb = NotebookBuilder()
-    >>> nb.md("# Title")
-    >>> nb.solution("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION", "f")
-    >>> nb.tests("assert f(1) == 1", "test_f", points=1)
-    """
-
-    def __init__(self):
-        self.nb = _nbformat().v4.new_notebook()
-        self.nb.metadata = {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        }
-        self._ids = set()
-
-    def _id(self, grade_id):
-        if grade_id in self._ids:
-            raise ValueError(f"duplicate grade_id {grade_id!r}")
-        self._ids.add(grade_id)
-        return grade_id
-
-    def md(self, text):
-        """A markdown cell students can read (and edit, as with any Jupyter cell)."""
-        self.nb.cells.append(_nbformat().v4.new_markdown_cell(text.strip("\n")))
-
-    def code(self, source):
-        """An ordinary code cell: setup, worked examples, experiments."""
-        self.nb.cells.append(_nbformat().v4.new_code_cell(source.strip("\n")))
-
-    def readonly(self, source, grade_id):
-        """A code cell students cannot edit (nbgrader restores it before grading)."""
-        cell = _nbformat().v4.new_code_cell(source.strip("\n"))
-        cell.metadata = _meta(False, False, True, self._id(grade_id))
-        self.nb.cells.append(cell)
-
-    def solution(self, source, grade_id):
-        """A cell the student completes; the code between the solution markers is removed."""
-        if BEGIN_SOLUTION not in source:
-            raise ValueError(f"solution cell {grade_id!r} has no {BEGIN_SOLUTION!r} marker")
-        cell = _nbformat().v4.new_code_cell(source.strip("\n"))
-        cell.metadata = _meta(False, True, False, self._id(grade_id))
-        self.nb.cells.append(cell)
-
-    def tests(self, source, grade_id, points):
-        """An autograded test cell worth ``points``; may hold a hidden-tests block."""
-        cell = _nbformat().v4.new_code_cell(source.strip("\n"))
-        cell.metadata = _meta(True, False, True, self._id(grade_id), points)
-        self.nb.cells.append(cell)
-
-    def written(self, answer, grade_id, points):
-        """A written answer graded by hand; ``answer`` is the model answer kept in the source."""
-        text = answer.strip("\n")
-        if BEGIN_SOLUTION not in text:
-            text = f"{BEGIN_SOLUTION}\n{text}\n{END_SOLUTION}"
-        cell = _nbformat().v4.new_markdown_cell(text)
-        cell.metadata = _meta(True, True, False, self._id(grade_id), points)
-        self.nb.cells.append(cell)
-
-    def save(self, path):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _nbformat().validate(self.nb)
-        _nbformat().write(self.nb, str(path))
-        return path
 
 
 def nbgrader_meta(cell):
