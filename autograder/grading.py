@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import course, gradebook, intake, notebooks, pool, release, resume, safefiles
 from .feedback import regenerate as regenerate_feedback
-from .job import DEFAULT_LIMITS, MIN_MEMORY_MB, Limits  # noqa: F401  (the limits live with the job)
+from .job import DEFAULT_LIMITS, Limits  # noqa: F401  (grading.Limits: callers' name for the job's limits)
 
 # what a caller of grade() reads; they live in autograder.outcome
 from .outcome import (  # noqa: F401
