@@ -41,7 +41,8 @@ def _template(assignment, workdir):
     tdir = Path(workdir) / "templates" / assignment
     tdir.mkdir(parents=True, exist_ok=True)
     db = tdir / "gradebook.db"
-    path = release.generate(assignment, release_dir=tdir / "release", db_url=f"sqlite:///{db}")
+    path = release.generate(assignment, release_dir=tdir / "release", db_url=f"sqlite:///{db}",
+                            reuse=True)
     return db, notebooks.read(path)
 
 

@@ -485,6 +485,15 @@ class Link:
 _REPORT = {}
 
 
+def forked_now():
+    """This judge was forked from a prepared process (:mod:`autograder.judge_fork`), which imported
+    this module long before: the report says so, and its clock counts from now."""
+    global _STARTED
+    _STARTED = time.time()
+    _REPORT.clear()
+    _REPORT["started"] = "forked"
+
+
 def _clock(event):
     """Note when ``event`` happened, in seconds since the judge was imported: where a submission's
     time goes, in the scratch folder's ``judge.json`` (``grade --keep-scratch`` keeps it)."""

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from . import course, worker
+from . import course, judge_fork, worker
 from .job import Job
 from .outcome import kernel_died, kernel_died_reason
 
@@ -73,7 +73,8 @@ def start_worker(job_file, log):
         ctx = multiprocessing.get_context("forkserver")
         with _START_LOCK:
             if not _PRELOADED:
-                ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"])
+                ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"]
+                                           + judge_fork.PRELOAD)
                 _PRELOADED.append(True)
             proc = ctx.Process(target=worker.run, args=(str(job_file), str(log)))
             proc.start()

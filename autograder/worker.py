@@ -25,7 +25,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets.config import Config
 
-from . import integrity, judge, notebooks
+from . import integrity, judge, judge_fork, notebooks
 from .job import Job, kernel_env
 
 
@@ -182,6 +182,7 @@ def install_kernel(scratch, job):
     nonce = judge.new_nonce()
     (spec_dir / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "autograder.judge", "-f", "{connection_file}"],
+        "metadata": judge_fork.kernel_spec_metadata(),
         "display_name": "Python 3 (graded)", "language": "python",
         "interrupt_mode": "message",  # handled by the judge, which interrupts the student's kernel
         "env": {
@@ -206,6 +207,11 @@ def grade_job(job):
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
+    from . import nbgrader_fast
+
+    nbgrader_fast.install()
+
+    judge_fork.prepare()  # first: before nbgrader opens sockets or an event loop
     scratch = job.scratch
     student, assignment = job.student_id, job.assignment
     os.chdir(scratch)
@@ -218,7 +224,10 @@ def grade_job(job):
     notebooks.write(sub_nb, submitted)
 
     api = NbGraderAPI(config=_config(scratch, job.limits.cell_timeout))
-    res = api.autograde(assignment, student, force=True, create=True)
+    try:
+        res = api.autograde(assignment, student, force=True, create=True)
+    finally:
+        judge_fork.discard()  # a judge prepared but never started (nbgrader failed before) ends
     result = {"autograde_ok": bool(res.get("success")), "log": res.get("log", "")[-4000:],
               "error": res.get("error", "")[-4000:] if res.get("error") else "",
               "cells": [], "notebooks": [], "error_cells": [], "integrity": [],

@@ -9,6 +9,7 @@ and the honest student graded in the same run must get full marks.
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder import course, judge, notebooks, sample_classes, wire
+from autograder import course, judge, judge_fork, notebooks, sample_classes, wire
 
 A = "01_one_hot"
 
@@ -386,9 +387,8 @@ def test_feedback_copies_drop_every_hidden_marker_form_nbgrader_honours(marker):
 
 # --- the judge kernel itself, driven by nbclient as nbgrader drives it (a few seconds) ------------
 
-def _run_judged(tmp_path, cells, timeout=20, sandbox="auto"):
+def _run_judged(tmp_path, cells, timeout=20, sandbox="auto", metadata=None):
     """Run ``cells`` through the judge; a cell starting with ``TEST\\n`` is a marked test cell."""
-    import json
 
     import nbformat
     from nbclient import NotebookClient
@@ -399,7 +399,8 @@ def _run_judged(tmp_path, cells, timeout=20, sandbox="auto"):
     spec.joinpath("kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "autograder.judge", "-f", "{connection_file}"],
         "display_name": "judge", "language": "python", "interrupt_mode": "message",
-        "env": {"AUTOGRADER_JUDGE_NONCE": nonce, "AUTOGRADER_SANDBOX": sandbox,
+        "metadata": metadata or {},
+        "env": {"AUTOGRADER_JUDGE_NONCE": nonce, "OMP_NUM_THREADS": "1", "AUTOGRADER_SANDBOX": sandbox,
                 "AUTOGRADER_STUDENT_ENV": json.dumps({"AUTOGRADER_WRITABLE": str(tmp_path)}),
                 "AUTOGRADER_JUDGE_REPORT": str(tmp_path / "judge.json"),
                 "PYTHONPATH": str(course.ROOT)}}))
@@ -412,6 +413,26 @@ def _run_judged(tmp_path, cells, timeout=20, sandbox="auto"):
     finally:
         os.environ.pop("JUPYTER_PATH", None)
     return [[(o.get("ename"), o.get("text", "")) for o in c.outputs] for c in nb.cells]
+
+
+@pytest.mark.slow
+def test_a_forked_judge_has_its_kernels_environment_folder_and_threads(tmp_path):
+    """The worker's judge is forked from a process that imported NumPy, PyTorch and ipykernel
+    earlier (autograder.judge_fork): what the kernel spec gives a new process must reach it, and
+    nothing the forking process had open may be used by mistake (here, pytest's own files)."""
+    judge_fork.prepare()
+    metadata = judge_fork.kernel_spec_metadata()
+    assert metadata, "a judge could be prepared on this machine"
+    outs = _run_judged(tmp_path, [
+        "def double(x):\n    return 2 * x",
+        "TEST\nimport os, sys, torch\nprint(os.environ['AUTOGRADER_SANDBOX'], os.getcwd(), "
+        "torch.get_num_threads(), double(21), sys.argv[-1])",
+    ], sandbox="off", metadata=metadata)
+    parent = f"--IPKernelApp.parent_handle={os.getpid()}"  # the judge ends when its starter does
+    assert outs[1] == [(None, f"off {tmp_path} 1 42 {parent}\n")], outs
+    report = json.loads((tmp_path / "judge.json").read_text())
+    assert report["started"] == "forked" and "first_cell" in report["clock"], report
+    assert not judge_fork.kernel_spec_metadata(), "one prepared judge serves one kernel"
 
 
 @pytest.mark.slow
