@@ -14,6 +14,7 @@ c.CourseDirectory.release_directory = "notebooks"
 # the mistake catalogue beside each source notebook is for the test suite, never for students
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mistakes.toml",
+    "*.pct.py",  # the notebook as reviewable text, solutions included (autograder/sources.py)
 ]
 
 # A cell that runs longer than this is stopped and its tests score 0 (the grader passes its own

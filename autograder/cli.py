@@ -127,11 +127,27 @@ def cmd_release(args):
 
 
 def cmd_execute(args):
-    from . import execute
+    from . import execute, sources
 
     for name in args.assignment or course.assignments():
         seconds = execute.execute_in_place(course.source_notebook(course.check_assignment(name)))
-        print(f"executed solutions/{name}/{name}.ipynb in {seconds:.1f} s (outputs saved)")
+        sources.write_text(name)
+        print(f"executed solutions/{name}/{name}.ipynb in {seconds:.1f} s (outputs saved; "
+              f"{name}.pct.py written)")
+    return 0
+
+
+def cmd_sources(args):
+    from . import sources
+
+    for name in args.assignment or course.assignments():
+        course.check_assignment(name)
+        if args.from_text:
+            changed = sources.read_text_into_notebook(name)
+            print(f"solutions/{name}/{name}.ipynb: {changed} cells changed from {name}.pct.py"
+                  + (f"; run `python -m autograder execute {name}`" if changed else ""))
+        else:
+            print(f"wrote {sources.write_text(name).relative_to(course.ROOT)}")
     return 0
 
 
@@ -300,6 +316,19 @@ def build_parser():
         epilog="example:\n  python -m autograder execute 02_elman_rnn")
     e.add_argument("assignment", nargs="*", help="assignments to execute (default: all)")
     e.set_defaults(func=cmd_execute)
+
+    t = sub.add_parser(
+        "sources", formatter_class=_formatter,
+        help="write solutions/NN/NN.pct.py, the notebook as reviewable text (jupytext), or read it back",
+        description="Each solutions/NN/NN.ipynb has a twin NN.pct.py in jupytext's percent format, with "
+                    "every cell's nbgrader metadata: what a diff or a review shows. Without options, "
+                    "write the text from the notebook; with --from-text, put the text's edits into "
+                    "the notebook (unchanged cells keep their outputs; then run `execute`).",
+        epilog="examples:\n  python -m autograder sources\n"
+               "  python -m autograder sources 02_elman_rnn --from-text")
+    t.add_argument("assignment", nargs="*", help="assignments (default: all)")
+    t.add_argument("--from-text", action="store_true", help="read NN.pct.py into NN.ipynb")
+    t.set_defaults(func=cmd_sources)
 
     x = sub.add_parser(
         "fixtures", formatter_class=_formatter,

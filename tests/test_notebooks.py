@@ -28,6 +28,9 @@ def test_release_equals_a_fresh_generation(assignment, tmp_path):
     committed = course.release_notebook(assignment)
     assert committed.exists(), f"{committed} is missing: run `python -m autograder release`"
     fresh = release.generate(assignment, release_dir=tmp_path)
+    assert sorted(p.name for p in fresh.parent.iterdir()) == [fresh.name], (
+        "nbgrader released more than the notebook (solutions/NN/NN.pct.py holds the solutions: "
+        "nbgrader_config.py must ignore it)")
     assert json.loads(fresh.read_text()) == json.loads(committed.read_text()), (
         f"{committed.relative_to(course.ROOT)} differs from what nbgrader generates from "
         f"solutions/{assignment}: run `python -m autograder release {assignment}` and commit it "
