@@ -2,9 +2,10 @@
 student's code cannot touch.
 
 nbgrader executes the submission cell by cell through a Jupyter kernel. The worker
-(:mod:`autograder.worker`) makes that kernel this one. It starts the student's kernel
-(:mod:`autograder.kernel`, ipykernel under the guard, inside an OS sandbox where the machine has
-one, see :func:`sandbox_command`) and:
+(:mod:`autograder.worker`) makes that kernel this one, forked from the worker itself, which has
+NumPy, PyTorch and ipykernel imported already (:mod:`autograder.judge_fork`). It starts the
+student's kernel (:mod:`autograder.kernel`, ipykernel under the guard, inside an OS sandbox where
+the machine has one, see :func:`sandbox_command`) and:
 
 - forwards every cell the student wrote or may have changed to the student's kernel, and passes its
   outputs back to nbgrader unchanged;

@@ -212,3 +212,33 @@ def test_check_defined_names_what_a_cell_above_did_not_make():
     utils.check_defined({"model": 1}, ["model"], "unused")
     with pytest.raises(utils.CheckFailure, match="model, corpus are not defined: run the training cell"):
         utils.check_defined({}, ["model", "corpus"], "run the training cell")
+
+
+def test_call_unchanged_names_an_argument_changed_in_place():
+    def sorts(items, scale):
+        items.sort()
+        return len(items)
+
+    def shifts(x):
+        x -= x.max()
+        return x
+
+    with pytest.raises(utils.CheckFailure, match="changed its argument 1 in place"):
+        utils.call_unchanged("sorts", sorts, ["b", "a"], 2)
+    with pytest.raises(utils.CheckFailure, match="argument 1 in place"):
+        utils.call_unchanged("shifts", shifts, np.array([1.0, 3.0]))
+    nan = np.array([np.nan, 1.0])
+    assert utils.call_unchanged("reads", lambda x, k=1: x.sum() * k, nan, k=2) != 0
+    assert utils.call_unchanged("copies", lambda x: sorted(x), ["b", "a"]) == ["a", "b"]
+
+
+def test_check_type_asks_for_what_the_docstring_promises():
+    utils.check_type("list", ["a", np.str_("b")], list, items=str)
+    utils.check_type("int64", np.zeros(0, dtype=np.int64), np.ndarray, dtype=np.int64)
+    utils.check_type("an integer", np.int64(3), (int, np.integer))
+    with pytest.raises(utils.CheckFailure, match="expected a list, got a numpy.ndarray"):
+        utils.check_type("decode", np.array(["a"]), list)
+    with pytest.raises(utils.CheckFailure, match="expected dtype int64, got int32"):
+        utils.check_type("encode", np.zeros(2, dtype=np.int32), np.ndarray, dtype=np.int64)
+    with pytest.raises(utils.CheckFailure, match="every element to be a str"):
+        utils.check_type("vocab", ["a", 1], list, items=str)

@@ -29,6 +29,7 @@ _warnings.filterwarnings("ignore", message=".*Matplotlib.*")
 
 from .checks import (  # noqa: E402
     CheckFailure,
+    call_unchanged,
     check_close,
     check_defined,
     check_equal,
@@ -36,6 +37,7 @@ from .checks import (  # noqa: E402
     check_no_library_calls,
     check_raises,
     check_shape,
+    check_type,
     diagnose,
     repeat_calls,
 )
@@ -45,6 +47,7 @@ from .seeding import seed_all  # noqa: E402
 
 __all__ = [
     "CheckFailure",
+    "call_unchanged",
     "check_close",
     "check_defined",
     "check_equal",
@@ -53,6 +56,7 @@ __all__ = [
     "check_no_library_calls",
     "check_raises",
     "check_shape",
+    "check_type",
     "choose",
     "device",
     "diagnose",

@@ -59,6 +59,58 @@ def _fmt(x):
     return np.array2string(_asarray(x), precision=6, threshold=12, edgeitems=3)
 
 
+def check_type(name, value, expected_type, dtype=None, items=None, hint=None):
+    """Fail unless ``value`` is an ``expected_type`` (a type or a tuple of types), an array of
+    ``dtype`` when one is given (exactly: int32 is not int64), and, for ``items``, a sequence whose
+    every element is an ``items``."""
+    if not isinstance(value, expected_type):
+        names = " or ".join(t.__name__ for t in (expected_type if isinstance(expected_type, tuple)
+                                                 else (expected_type,)))
+        kind = type(value).__name__ if type(value).__module__ == "builtins" else \
+            f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
+        _fail(name, [f"expected a {names}, got a {kind}."], hint)
+    if dtype is not None and np.dtype(getattr(value, "dtype", None)) != np.dtype(dtype):
+        _fail(name, [f"expected dtype {np.dtype(dtype)}, got {value.dtype}."], hint)
+    if items is not None:
+        wrong = [v for v in value if not isinstance(v, items)]
+        if wrong:
+            _fail(name, [f"expected every element to be a {items.__name__}, got a "
+                         f"{type(wrong[0]).__name__} ({wrong[0]!r})."], hint)
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return bool(a == b) or (a != a and b != b)
+    except Exception:
+        return a is b
+
+
+def call_unchanged(name, func, *args, **kwargs):
+    """Call ``func(*args, **kwargs)`` and fail if the call changed one of its arguments in place
+    (an array's entries, a list's items); returns what the call returned."""
+    import copy
+
+    before = copy.deepcopy((args, kwargs))
+    result = func(*args, **kwargs)
+    pairs = zip(before[0], args, strict=True)
+    named = [(f"argument {k + 1}", old, new) for k, (old, new) in enumerate(pairs)]
+    named += [(f"argument {key}=", before[1][key], kwargs[key]) for key in kwargs]
+    for which, old, new in named:
+        if not _same(old, new):
+            _fail(name, [f"the call changed its {which} in place: the caller's data is not yours "
+                         "to change."],
+                  "work on a copy (x = x.copy(), sorted(tokens), x + 1 instead of x += 1), or build "
+                  "a new result")
+    return result
+
+
 def check_shape(name, value, expected_shape, hint=None):
     """Fail unless ``value`` has ``expected_shape`` (a tuple; ``None`` entries match anything)."""
     shape = getattr(value, "shape", None)

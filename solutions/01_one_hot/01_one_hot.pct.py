@@ -83,7 +83,7 @@ print(sorted(counts, key=lambda w: (-counts[w], w)))
 def build_vocab(tokens, min_freq=1, unk="<unk>"):
     """Vocabulary of a token list: the unknown token first, then frequent tokens.
 
-    tokens: list of str, length L.
+    tokens: list of str, length L, compared exactly as given ('The' and 'the' are two tokens).
     min_freq: int >= 1, the smallest count a token needs to enter the vocabulary.
     unk: the unknown-word token, always at index 0.
     Returns a list of V distinct str: [unk, most frequent, ...], ties in alphabetical order.
@@ -140,6 +140,18 @@ check_equal("build_vocab(['a', 'a', 'b'], min_freq=2)", build_vocab(["a", "a", "
                                       "AT LEAST min_freq": ["<unk>"]})
 check_equal("build_vocab with another unk", build_vocab(["a", "b", "a"], unk="UNK"), ["UNK", "a", "b"])
 check_equal("build_vocab of an empty list", build_vocab([]), ["<unk>"])
+check_equal("build_vocab(['The', 'the', 'the'])", build_vocab(["The", "the", "the"]),
+            ["<unk>", "the", "The"],
+            mistakes={"the tokens are lower-cased": ["<unk>", "the"]},
+            hint="'The' and 'the' are two tokens: compare them exactly as given, without lower-casing")
+check_equal("build_vocab with unk='UNK' that also occurs in the text",
+            build_vocab(["UNK", "a", "UNK", "b", "a"], unk="UNK"), ["UNK", "a", "b"],
+            mistakes={"the text's unknown token is skipped only when it is called '<unk>'":
+                      ["UNK", "UNK", "a", "b"]},
+            hint="the unknown token is whatever `unk` says: skip it in the text whatever its name")
+shuffled = [str(t) for t in r.permutation(toks)]
+got = utils.call_unchanged("build_vocab(random text)", build_vocab, shuffled, 2)
+utils.check_type("build_vocab: a list of str", got, list, items=str)
 check_equal("build_vocab does not depend on input order", build_vocab(list(reversed(toks))),
             build_vocab(toks), hint="break ties by the token itself, not by where it appears")
 ### END HIDDEN TESTS
@@ -187,6 +199,12 @@ check_equal("encode(random tokens)", encode(toks, vocab), np.array([stoi.get(t, 
             hint="look up each token; unknown tokens map to 0")
 check_equal("encode of one token", encode(["t1"], vocab), np.array([1]))
 check_shape("encode of no tokens", encode([], vocab), (0,))
+got = utils.call_unchanged("encode(random tokens)", encode, toks, vocab)
+utils.check_type("encode: an int64 array", got, np.ndarray, dtype=np.int64,
+                 hint="the docstring promises int64: np.array(indices, dtype=np.int64)")
+utils.check_type("encode of no tokens: still an int64 array", encode([], vocab), np.ndarray,
+                 dtype=np.int64,
+                 hint="np.array([]) is float64: give the dtype, np.array(indices, dtype=np.int64)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -269,7 +287,8 @@ for shape in [(), (1,), (int(r.integers(2, 9)),), (int(r.integers(1, 6)), int(r.
     V = int(r.integers(1, 12))
     idx = r.integers(0, V, size=shape)
     ref = torch.nn.functional.one_hot(torch.as_tensor(idx), V).double().numpy()
-    got = one_hot(idx, V)
+    got = utils.call_unchanged(f"one_hot of shape {shape}, V={V}", one_hot, idx, V)
+    utils.check_type(f"one_hot of shape {shape}: float64", got, np.ndarray, dtype=np.float64)
     check_close(f"one_hot of shape {shape}, V={V}", got, ref, mistakes={
         "the one-hot axis is first; it must be last": lambda: np.moveaxis(ref, -1, 0),
     })
@@ -278,6 +297,16 @@ check_close("one_hot of a list", one_hot([0, 4], 5), [[1, 0, 0, 0, 0], [0, 0, 0,
 check_close("one_hot of int32 indices", one_hot(np.array([1, 2], dtype=np.int32), 3),
             [[0, 1, 0], [0, 0, 1]])
 check_shape("one_hot of an empty array", one_hot(np.zeros((0,), dtype=np.int64), 4), (0, 4))
+for dtype in (np.uint8, np.int8, np.int16, np.uint64):
+    idx = np.array([2, 0], dtype=dtype)
+    try:
+        got = one_hot(idx, 3)
+    except ValueError as err:
+        raise utils.CheckFailure(f"one_hot of {idx.dtype} indices raised ValueError ({err}): every integer "
+                                 "dtype is allowed, signed or unsigned, as np.issubdtype(indices.dtype, "
+                                 "np.integer) says") from None
+    check_close(f"one_hot of {idx.dtype} indices", got, [[0, 0, 1], [1, 0, 0]])
+    utils.check_type(f"one_hot of {idx.dtype} indices: float64", got, np.ndarray, dtype=np.float64)
 try:
     empty = one_hot([], 4)
 except ValueError as err:
@@ -356,6 +385,9 @@ scores = r.random((L, V))
 check_equal("decode(score vectors)", decode(scores, vocab), [vocab[i] for i in scores.argmax(-1)],
             hint="for score vectors, the largest entry of each row names the token")
 check_equal("decode of one vector", decode(one_hot(np.array([V - 1]), V), vocab), [vocab[V - 1]])
+got = utils.call_unchanged("decode(score vectors)", decode, r.random((L, V)), vocab)
+utils.check_type("decode: a list of str", got, list, items=str,
+                 hint="return a Python list, [vocab[k] for k in ...]: an array of strings is not a list")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -406,7 +438,7 @@ print(list(zip(words, tags)))
 def pos_one_hot(tags):
     """One-hot vectors of part-of-speech tags, in the order of data.POS_TAGS.
 
-    tags: list of L str, each one of data.POS_TAGS.
+    tags: list of L str, each one of data.POS_TAGS, exactly ('noun' is not a tag).
     Returns a float64 array (L, 9). Raises ValueError on an unknown tag.
     """
     ### BEGIN SOLUTION
@@ -432,6 +464,13 @@ check_close("pos_one_hot(random tags)", pos_one_hot(tags),
 check_raises("pos_one_hot with an unknown tag", pos_one_hot, ValueError, ["NOUN", "ADJECTIVE"],
              hint="raise ValueError for a tag that is not one of data.POS_TAGS")
 check_shape("pos_one_hot of no tags", pos_one_hot([]), (0, 9))
+check_raises("pos_one_hot with a lower-case tag", pos_one_hot, ValueError, ["DET", "noun"],
+             hint="tags are compared exactly: 'noun' is not one of data.POS_TAGS")
+got = utils.call_unchanged("pos_one_hot(random tags)", pos_one_hot,
+                           [str(t) for t in r.choice(data.POS_TAGS, 6)])
+utils.check_type("pos_one_hot: float64", got, np.ndarray, dtype=np.float64,
+                 hint="the docstring promises float64 vectors, as one_hot returns")
+utils.check_type("pos_one_hot of no tags: float64", pos_one_hot([]), np.ndarray, dtype=np.float64)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -479,6 +518,10 @@ for _ in range(5):
         "one bias per input instead of per hidden unit": C * V * H + C * V,
         "the window length C is not counted": V * H + H,
     })
+big = fc_param_count(1000, 100_000, 10_000)
+utils.check_type("fc_param_count: an integer", big, (int, np.integer))
+check_equal("fc_param_count(C=1000, V=100000, H=10000)", big, 1_000_000_010_000,
+            hint="10^12 parameters: 32-bit integers overflow past 2^31; count with Python ints")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -559,7 +602,8 @@ emb = torch.nn.Embedding(V, H, dtype=torch.float64)
 with torch.no_grad():
     emb.weight.copy_(torch.as_tensor(W.T))  # nn.Embedding stores one row per word: W.T
     ref = emb(torch.as_tensor(idx)).numpy()
-check_close("embedding_lookup(random, H != V)", embedding_lookup(idx, W), ref, atol=1e-12,
+got = utils.call_unchanged("embedding_lookup(random)", embedding_lookup, idx, W)
+check_close("embedding_lookup(random, H != V)", got, ref, atol=1e-12,
             hint="index the columns of W, i.e. W.T[indices] or W[:, indices] moved to the end")
 check_close("embedding_lookup of one index", embedding_lookup(np.array(3), W), W[:, 3], atol=1e-12)
 check_no_library("embedding_lookup", embedding_lookup, ["torch", "one_hot"])
