@@ -84,7 +84,10 @@ def _child(read_end):
     try:
         _let_go_of_inherited_files(keep=read_end)
         for name in PRELOAD:
-            __import__(name)
+            try:
+                __import__(name)
+            except ImportError:  # the judge imports it itself, or says why it cannot
+                pass
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
         if not data:  # the worker ended without starting a kernel

@@ -79,6 +79,10 @@ def _made_once(assignment):
         if not _MADE:
             atexit.register(lambda: [shutil.rmtree(f, ignore_errors=True) for f in _MADE.values()])
         folder = Path(tempfile.mkdtemp(prefix=f"autograder-release-{assignment}-"))
-        _run_nbgrader(assignment, folder / "release", f"sqlite:///{folder / 'gradebook.db'}")
+        try:
+            _run_nbgrader(assignment, folder / "release", f"sqlite:///{folder / 'gradebook.db'}")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         _MADE[key] = folder
     return _MADE[key]

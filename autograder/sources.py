@@ -7,7 +7,7 @@ the ``.pct.py`` is what a diff or a review shows. ``python -m autograder sources
 from the notebooks (``execute`` does it too); after editing the text, ``sources --from-text`` puts
 the edits back into the notebook (unchanged cells keep their outputs), then ``execute`` runs it.
 nbgrader never releases the text (``*.pct.py`` is in nbgrader_config.py's ignore list), and
-tests/test_notebooks.py checks that each pair agrees, cell by cell.
+tests/test_sources.py checks that each pair agrees, cell by cell.
 """
 
 import secrets
