@@ -31,6 +31,7 @@ import ast
 import builtins
 import json
 import os
+import queue
 import secrets
 import shutil
 import subprocess
@@ -256,23 +257,57 @@ class Link:
                  "why_not_cgroup": "" if self.cgroup else why_no_cgroup})
         self.client = BlockingKernelClient(connection_file=conn_file)
         self.client.load_connection_file()
-        self.client.start_channels()
+        # no heartbeat: whether the kernel lives is whether its process runs (see wait_ready)
+        self.client.start_channels(hb=False)
         _clock("student_kernel_started")
         self.ready = False
         self.serving = None   # msg_id of the running agent.serve(), when a session is open
         self.pending = None   # msg_id of the cell being run for the student, when one is
         self.killed_why = ""  # set when the judge itself kills the kernel (a time limit it ignored)
 
-    def wait_ready(self):
-        """Wait until the student's kernel answers (it imports ipykernel: about two seconds)."""
-        if not self.ready:
+    def wait_ready(self, timeout=120):
+        """Wait until the student's kernel answers (it imports ipykernel: about two seconds, far
+        more on a loaded machine). jupyter_client's ``wait_for_ready`` calls a kernel dead when one
+        heartbeat goes unanswered for a second, which a busy machine (or a slow first import of
+        PyTorch) does to a kernel that is only starting: here the kernel is alive while its process
+        runs, and only its end, or ``timeout`` seconds without an answer, is a failure."""
+        if self.ready:
+            return self
+        deadline = time.monotonic() + timeout
+        while True:  # as jupyter_client: a kernel_info reply, then IOPub seen connected
+            msg_id = self.client.kernel_info()
+            while not self._reply_to(msg_id, deadline):
+                pass
             try:
-                self.client.wait_for_ready(timeout=120)
-            except RuntimeError as err:
-                raise StudentKernelDied(f"the notebook's kernel did not start: {err}") from None
-            _clock("student_kernel_ready")
-            self.ready = True
+                self.client.get_iopub_msg(timeout=0.2)
+                break
+            except queue.Empty:  # IOPub not connected yet: what the kernel prints could be lost
+                self._still_starting(deadline)
+        while True:  # what the start printed and the status messages
+            try:
+                self.client.get_iopub_msg(timeout=0.2)
+            except queue.Empty:
+                break
+        _clock("student_kernel_ready")
+        self.ready = True
         return self
+
+    def _reply_to(self, msg_id, deadline):
+        try:
+            reply = self.client.get_shell_msg(timeout=1)
+        except queue.Empty:
+            reply = None
+        if reply is not None and reply.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+        self._still_starting(deadline)
+        return False
+
+    def _still_starting(self, deadline):
+        if not self.alive():
+            raise StudentKernelDied(f"the notebook's kernel did not start: its process ended (exit "
+                                    f"status {self.proc.returncode}) before it answered")
+        if time.monotonic() > deadline:
+            raise StudentKernelDied("the notebook's kernel did not start: it did not answer in time")
 
     # plain cells
 

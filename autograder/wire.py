@@ -295,6 +295,11 @@ def copy_back(original, new):
     elif isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
         original.bit_generator.state = new.bit_generator.state
     elif isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+        if original.shape != new.shape and original.size == new.size:
+            try:  # the call reshaped it in place (h.shape = ...): so is the original
+                original.shape = new.shape
+            except (AttributeError, ValueError):  # a view NumPy cannot reshape in place
+                pass
         if original.shape == new.shape and original.flags.writeable:
             np.copyto(original, new, casting="unsafe")
     else:

@@ -327,6 +327,18 @@ def test_plain_data_crosses_unchanged():
     assert g.integers(10**9) == np.random.default_rng(5).integers(10**9)
 
 
+def test_what_the_students_code_changed_in_place_is_changed_here_too():
+    original = np.arange(24.0).reshape(2, 3, 4)
+    wire.copy_back(original, original.reshape(6, 4) + 1)  # h.shape = (T * N, H); h += 1
+    assert original.shape == (6, 4) and np.array_equal(original, np.arange(24.0).reshape(6, 4) + 1)
+    view = np.zeros((4, 6))[:, :3]   # a view NumPy cannot reshape in place: left as it was
+    wire.copy_back(view, np.ones(12))
+    assert view.shape == (4, 3) and not view.any()
+    items = [1, 2]
+    wire.copy_back(items, [3])
+    assert items == [3]
+
+
 def test_objects_that_lie_do_not_cross():
     class Liar:
         def __eq__(self, other):
@@ -444,7 +456,8 @@ def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
         "def loop():\n    while True:\n        pass\n"
         "def leave():\n    raise SystemExit(3)\n"
         "class Liar:\n    def __eq__(self, other):\n        return True\n"
-        "def liar():\n    return Liar()",
+        "def liar():\n    return Liar()\n"
+        "def flatten(h):\n    h.shape = (h.size,)",
         "TEST\nimport numpy as np\na = np.ones(3)\nassert (double(a) == 2).all() and (a == 2).all()\n"
         "print('in place', a)",
         "TEST\nassert liar() != 5, 'a liar crossed'\nitems = ['old', 1]\nreplace_first(items)\n"
@@ -452,12 +465,14 @@ def test_the_judge_calls_the_students_code_and_survives_its_failures(tmp_path):
         "TEST\nloop()",
         "TEST\nleave()",
         "TEST\nprint('alive', double(np.arange(2)))",
+        "TEST\na = np.ones((2, 2))\nflatten(a)\nprint('reshaped', a.shape)",
     ], timeout=5)
     assert outs[1] == [(None, "in place [2. 2. 2.]\n")], outs[1]
     assert outs[2] == [(None, "no liar ['new', 1]\n")], outs[2]  # a list changed in place
     assert outs[3][0][0] is not None  # stopped by the time limit: an error, not points
     assert outs[4][0][0] == "StudentCodeError", outs[4]
     assert outs[5] == [(None, "alive [0 2]\n")], outs[5]
+    assert outs[6] == [(None, "reshaped (4,)\n")], outs[6]  # h.shape = ... in place is seen too
 
 
 @pytest.mark.slow
@@ -495,3 +510,51 @@ def test_repeated_calls_run_in_one_go_and_keep_the_generator(tmp_path):
         "rng.integers(0, 10**9) == mine.integers(0, 10**9))",
     ], timeout=10)
     assert outs[1] == [(None, "True True\n")], outs[1]
+
+
+@pytest.mark.slow
+def test_a_kernel_silent_for_seconds_while_it_starts_is_not_declared_dead(tmp_path):
+    """On a loaded machine a starting kernel can go unscheduled for seconds. jupyter_client's
+    ``wait_for_ready`` calls a kernel dead when one heartbeat goes unanswered for a second, which
+    failed correct submissions as "the notebook's kernel died" when several gradings ran at once:
+    the judge counts a kernel alive while its process runs (a stopped process here, for 3 s), and
+    dead as soon as that process ends."""
+    import signal
+    import threading
+
+    from jupyter_client import BlockingKernelClient
+    from jupyter_client.connect import write_connection_file
+
+    def link_to(conn, proc):
+        client = BlockingKernelClient(connection_file=conn)
+        client.load_connection_file()
+        client.start_channels(hb=False)
+        link = judge.Link.__new__(judge.Link)  # the waiting only: no sandbox, no agent
+        link.client, link.proc, link.ready = client, proc, False
+        return link
+
+    conn, _ = write_connection_file(str(tmp_path / "kernel.json"))
+    proc = subprocess.Popen([sys.executable, "-m", "ipykernel_launcher", "-f", conn],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    link = link_to(conn, proc)
+    try:
+        link.wait_ready(timeout=60)
+        link.ready = False
+        proc.send_signal(signal.SIGSTOP)
+        threading.Timer(3.0, proc.send_signal, [signal.SIGCONT]).start()
+        start = time.monotonic()
+        link.wait_ready(timeout=60)
+        assert link.ready and time.monotonic() - start >= 2.5
+    finally:
+        link.client.stop_channels()
+        proc.kill()
+        proc.wait()
+
+    conn, _ = write_connection_file(str(tmp_path / "nobody.json"))
+    ended = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])
+    link = link_to(conn, ended)
+    try:
+        with pytest.raises(judge.StudentKernelDied, match="exit status 3"):
+            link.wait_ready(timeout=60)
+    finally:
+        link.client.stop_channels()
