@@ -182,6 +182,9 @@ def cmd_feedback(args):
     for student, assignment in done:
         print(f"{student}/{assignment}: {Path(args.out) / 'feedback' / student / assignment}/")
     print(f"\n{len(done)} feedback page(s) written from the gradebook.")
+    changed = feedback.refresh_grades_csv(args.out)
+    print(f"{Path(args.out) / 'grades.csv'}: scores read again from the gradebook "
+          f"({changed} row(s) changed).")
     if not done and not failed:
         print("Nothing matched: check --assignment and --student.", file=sys.stderr)
         return 1
@@ -260,7 +263,8 @@ def build_parser():
         "feedback", formatter_class=_formatter,
         help="write the feedback pages again after grading written answers in formgrader",
         description="Run nbgrader's generate_feedback in a folder that `grade` wrote, reading the "
-                    "gradebook, so that each page shows the scores and comments given by hand. "
+                    "gradebook, so that each page shows the scores and comments given by hand, "
+                    "and rewrite the scores in its grades.csv from the gradebook. "
                     "Pages are made from the public copies of the autograded notebooks: no "
                     "hidden tests' code. Use the --db given to `grade`, if any, through the "
                     "folder's nbgrader_config.py (written by `grade`).",

@@ -7,6 +7,7 @@ the manual scores and comments. Like every page the grader writes, it is made fr
 autograded notebooks without the hidden tests' code and with tracebacks cut to their last line.
 The output folder's ``nbgrader_config.py`` points formgrader at ``public/`` too, so its own
 "Generate Feedback" button gives the same pages and cannot show hidden tests either.
+:func:`refresh_grades_csv` then copies the new totals into ``grades.csv``.
 """
 
 from pathlib import Path
@@ -53,6 +54,42 @@ def regenerate(out, assignments=None, students=None):
             lines = (res.get("error") or res.get("log") or "nbgrader gave no reason").strip().splitlines()
             failed.append((student, assignment, lines[-1][:300] if lines else "unknown"))
     return done, failed
+
+
+def refresh_grades_csv(out):
+    """Rewrite the scores in ``out/grades.csv`` from the gradebook (manual scores included), keeping
+    every other column; returns the number of rows whose scores changed. ``grade`` writes the file
+    before anyone grades by hand, so a score given in formgrader reaches it only through here (or
+    the next ``grade``)."""
+    import csv
+    import os
+
+    from . import gradebook
+
+    path = Path(out).resolve() / "grades.csv"
+    if not path.exists():
+        return 0
+    db_url = _api(out).coursedir.db_url
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+        columns = list(rows[0]) if rows else []
+    changed = 0
+    for row in rows:
+        scores = gradebook._scores(db_url, row["student_id"], row["assignment"])
+        if not scores:
+            continue
+        new = dict(zip(("score", "max_score", "auto_score", "auto_max_score"),
+                       (f"{v:g}" for v in scores[:4]), strict=True))
+        if any(row[k] != v for k, v in new.items()):
+            changed += 1
+            row.update(new)
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return changed
 
 
 class MarkPending(NbGraderPreprocessor):

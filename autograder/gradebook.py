@@ -149,7 +149,10 @@ def _scores(db_url, student_id, assignment):
         return (float(sub.score), float(sub.max_score),
                 float(sum(g.auto_score or 0 for g in auto)),
                 float(sum(g.max_score for g in auto)),
-                any(g.cell_type != "code" and g.manual_score is None for g in grades))
+                # pending as formgrader sees it: a blank written answer nbgrader has already scored
+                # 0 (it does not need a grader) is not "to do"
+                any(g.cell_type != "code" and g.needs_manual_grade and g.manual_score is None
+                    for g in grades))
 
 
 def graded_by_hand(db_url, student_id, assignment):

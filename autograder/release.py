@@ -1,6 +1,7 @@
 """Generate the student notebooks (``notebooks/``) from the sources (``solutions/``) with nbgrader."""
 
 import atexit
+import copy
 import hashlib
 import os
 import shutil
@@ -12,6 +13,18 @@ from pathlib import Path
 from . import course
 
 _MADE = {}  # (assignment, hash of its sources) -> a folder with nbgrader's release and gradebook
+
+
+def comparable(notebook_json):
+    """A notebook's JSON without what a Jupyter front end rewrites whenever it saves one: the
+    kernel's display name (JupyterLab 4 writes "Python 3 (ipykernel)" for nbgrader's "Python 3")
+    and ``language_info`` (the running Python's version, among others). An instructor who opens a
+    release and presses Validate (which saves) has not changed the release."""
+    nb = copy.deepcopy(notebook_json)
+    metadata = nb.get("metadata", {})
+    metadata.pop("language_info", None)
+    metadata.get("kernelspec", {}).pop("display_name", None)
+    return nb
 
 
 def generate(assignment, release_dir=None, db_url=None, reuse=False):

@@ -52,6 +52,7 @@ def broken_class(tmp_path_factory, notebooks_01):
     root = tmp_path_factory.mktemp("broken")
     cls = root / "class"
     put(cls, "good", solved)
+    put(cls, "blank", rel)   # handed in untouched
     text = nbformat.writes(solved)
     put(cls, "corrupt", text[: len(text) // 3])
     put(cls, "empty", "")
@@ -83,7 +84,7 @@ def test_broken_submissions_are_reported_and_the_rest_graded(broken_class):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     status = {s: r["status"] for s, r in rows.items()}
     assert status == {
-        "good": "graded", "corrupt": "failed", "empty": "failed", "missing": "missing",
+        "good": "graded", "blank": "graded", "corrupt": "failed", "empty": "failed", "missing": "missing",
         "renamed": "graded", "oldformat": "graded", "deleted_test": "graded",
         "edited_test": "graded", "endless_loop": "graded", "no_nbgrader_cells": "failed",
     }
@@ -91,6 +92,17 @@ def test_broken_submissions_are_reported_and_the_rest_graded(broken_class):
     for s in ("good", "renamed", "oldformat", "deleted_test", "edited_test"):
         assert rows[s]["auto_score"] == full, (s, rows[s])
     assert float(rows["endless_loop"]["auto_score"]) < float(full)
+
+
+@pytest.mark.slow
+def test_a_blank_written_answer_is_not_left_to_do(broken_class):
+    """nbgrader scores an untouched written answer 0 itself, and formgrader does not list it for
+    grading by hand: the terminal's table agrees, where a written answer is "to do" only when a
+    grader has something to read."""
+    proc, out = broken_class
+    row = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert "(to do)" in row["good"] and "(to do)" not in row["blank"], proc.stdout
+    assert read_csv(out / "grades.csv")["blank"]["score"] == "0"
 
 
 @pytest.mark.slow
@@ -391,9 +403,15 @@ def test_feedback_after_grading_by_hand(tmp_path, notebooks_01):
         return "Good point about memory." in html and score == auto + 1.5 and graded
 
     assert not shows_manual_grading()
+    before_csv = read_csv(out / "grades.csv")["ann"]
     proc = run_cli("feedback", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert shows_manual_grading()
+    # grades.csv follows the gradebook too: the manual score is in the total, nothing else moved
+    after_csv = read_csv(out / "grades.csv")["ann"]
+    assert float(after_csv["score"]) == auto + 1.5 and "1 row(s) changed" in proc.stdout
+    assert {k: v for k, v in after_csv.items() if k != "score"} == \
+        {k: v for k, v in before_csv.items() if k != "score"}
 
     page.unlink()  # a regrade remakes the page from the real gradebook, manual grades included
     assert run_cli("grade", tmp_path / "class", "--out", out, "--force", "--quiet").returncode == 0
