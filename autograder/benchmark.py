@@ -54,6 +54,16 @@ def time_grading(assignment, students, workers):
     return seconds
 
 
+def plain_config():
+    """The course's ``nbgrader_config.py`` without what the course adds to nbgrader itself (the
+    leftover-file cleaner and the feedback template): the baseline is nbgrader as it comes, with the
+    course's folders, timeout and stubs."""
+    text = (course.ROOT / "nbgrader_config.py").read_text()
+    additions = ("autograder.safefiles", "autograder.feedback")
+    kept = [line for line in text.splitlines() if not any(a in line for a in additions)]
+    return "\n".join(kept) + "\n"
+
+
 def time_plain_nbgrader(assignment, students):
     """Seconds for nbgrader alone, one submission after another: ``nbgrader autograde`` then
     ``nbgrader generate_feedback`` in a course folder holding the same class."""
@@ -62,7 +72,7 @@ def time_plain_nbgrader(assignment, students):
     solved = notebooks.student_submission(source, rel)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        shutil.copy(course.ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+        (root / "nbgrader_config.py").write_text(plain_config())
         shutil.copytree(course.SOURCE_DIR / assignment, root / "solutions" / assignment)
         for k in range(students):
             notebooks.write(solved, root / "submitted" / f"s{k:03d}" / assignment / f"{assignment}.ipynb")

@@ -54,3 +54,17 @@ def test_every_course_catalogue_loads():
     for assignment in course.assignments():
         mistakes, alternatives = catalogue.load(assignment)
         assert mistakes and alternatives, assignment
+
+
+def test_alternatives_are_dealt_at_most_one_per_cell_into_each_submission():
+    from autograder import sample_classes
+
+    alts = [catalogue.Alternative("x", cell, name, "") for cell, name in
+            [("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a3"), ("c", "c1"), ("b", "b2")]]
+    dealt = sample_classes.alternative_submissions(alts)
+    assert [(sid, [a.name for a in group]) for sid, group in dealt] == [
+        ("alternatives-01", ["a1", "b1", "c1"]),
+        ("alternatives-02", ["a2", "b2"]),
+        ("alternatives-03", ["a3"]),
+    ]
+    assert sample_classes.alternative_submissions([]) == []

@@ -5,7 +5,8 @@
 - the mistake catalogue covers every graded function, and each entry applies to the code;
 - graded through `python -m autograder`'s own code: the solution gets full automatic points (with no
   cell raising), the untouched release gets 0, every planted mistake loses points and its message
-  is shown, every correct alternative keeps full points.
+  is shown, every correct alternative keeps full points (graded several cells' alternatives to a
+  submission: sample_classes.alternative_submissions).
 """
 
 import functools
@@ -31,10 +32,26 @@ def test_release_equals_a_fresh_generation(assignment, tmp_path):
     assert sorted(p.name for p in fresh.parent.iterdir()) == [fresh.name], (
         "nbgrader released more than the notebook (solutions/NN/NN.pct.py holds the solutions: "
         "nbgrader_config.py must ignore it)")
-    assert json.loads(fresh.read_text()) == json.loads(committed.read_text()), (
+    # what JupyterLab rewrites when it saves a notebook (the kernel's display name, the Python
+    # version) does not count: an instructor who opened the release has not changed it
+    assert release.comparable(json.loads(fresh.read_text())) == \
+        release.comparable(json.loads(committed.read_text())), (
         f"{committed.relative_to(course.ROOT)} differs from what nbgrader generates from "
         f"solutions/{assignment}: run `python -m autograder release {assignment}` and commit it "
         "(release notebooks are never edited by hand)")
+
+
+def test_a_release_saved_by_jupyterlab_still_equals_its_generation():
+    committed = json.loads(course.release_notebook(ASSIGNMENTS[0]).read_text())
+    saved = json.loads(json.dumps(committed))
+    saved["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+    saved["metadata"]["language_info"] = {"name": "python", "version": "3.12.9"}
+    assert release.comparable(saved) == release.comparable(committed)
+    saved["cells"][0]["source"] += " "
+    assert release.comparable(saved) != release.comparable(committed)
+    saved = json.loads(json.dumps(committed))
+    saved["metadata"]["kernelspec"]["name"] = "python2"   # another kernel is a real change
+    assert release.comparable(saved) != release.comparable(committed)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -80,8 +97,9 @@ def _cases():
         cases += [(a, "solution", "solution"), (a, "release", "release")]
         cases += [(a, f"mistake-{k:02d}", f"mistake {m.cell}: {m.name}")
                   for k, m in enumerate(mistakes, 1)]
-        cases += [(a, f"alternative-{k:02d}", f"alternative {x.cell}: {x.name}")
-                  for k, x in enumerate(alternatives, 1)]
+        cases += [(a, sid, f"alternative {x.cell}: {x.name}")
+                  for sid, group in sample_classes.alternative_submissions(alternatives)
+                  for x in group]
     return cases
 
 
