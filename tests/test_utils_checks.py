@@ -40,6 +40,16 @@ def test_check_close_reports_largest_error_and_index():
     check_close("h_t", expected + 1e-12, expected)
 
 
+def test_check_close_says_when_a_float32_result_misses_a_float64_tolerance():
+    expected = np.ones(3) / 3
+    msg = message(check_close, "h_t", expected.astype(np.float32), expected, atol=1e-12, rtol=0)
+    assert "Your result is float32, the reference float64" in msg
+    # a float64 result that is simply wrong, or a reference without a dtype, says nothing of dtypes
+    assert "float32" not in message(check_close, "h_t", expected + 1e-3, expected)
+    assert "float32" not in message(check_close, "h_t", np.float32([0.5]), [0.25])
+    check_close("h_t", expected.astype(np.float32), expected, atol=1e-6, rtol=0)  # within tolerance
+
+
 def test_check_close_names_a_matching_mistake():
     x = np.linspace(-2, 2, 7)
     mistakes = {"used sigmoid instead of tanh": lambda: 1 / (1 + np.exp(-x)),

@@ -160,6 +160,7 @@ def check_close(name, got, expected, *, atol=1e-8, rtol=1e-6, mistakes=None, hin
     On failure the message gives the shape, the largest error and its index, how many entries
     differ, and, when ``got`` matches one of ``mistakes`` (see :func:`diagnose`), names the mistake.
     """
+    narrowed = _narrower_float(got, expected)
     expected = _as_numbers(name, expected, "the reference")
     got = _as_numbers(name, got)
     if got.shape != expected.shape:
@@ -186,10 +187,29 @@ def check_close(name, got, expected, *, atol=1e-8, rtol=1e-6, mistakes=None, hin
     ]
     if err.size <= 12:
         lines += [f"expected: {_fmt(expected)}", f"got:      {_fmt(got)}"]
+    if narrowed:
+        lines.append(f"Your result is {narrowed}, the reference float64: {narrowed} keeps fewer "
+                     "digits than this tolerance asks for. Keep the inputs' float64 (no "
+                     f".astype(np.{narrowed}), no dtype=np.{narrowed}).")
     matched = diagnose(got, mistakes, atol=max(atol, 1e-6), rtol=max(rtol, 1e-5))
     if matched:
         lines.append(f"Your result matches a common mistake: {matched}.")
     _fail(name, lines, hint)
+
+
+def _narrower_float(got, expected):
+    """The name of ``got``'s dtype when it is a float narrower than ``expected``'s float64, else
+    None (a result computed in float32 cannot meet a float64 tolerance, and says why)."""
+    got_dtype, expected_dtype = getattr(got, "dtype", None), getattr(expected, "dtype", None)
+    if got_dtype is None or expected_dtype is None:
+        return None
+    try:
+        if np.dtype(expected_dtype) == np.float64 and np.dtype(got_dtype).kind == "f" \
+                and np.dtype(got_dtype).itemsize < 8:
+            return np.dtype(got_dtype).name
+    except TypeError:
+        pass
+    return None
 
 
 def _matching_mistake(got, mistakes):

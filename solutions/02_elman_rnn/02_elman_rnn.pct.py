@@ -207,6 +207,9 @@ assert np.isclose(hs[3], np.tanh(1.0 + 0.5 * hs[2]))
 # * With rows, $W_{xh} x_t$ is `x_t @ W_xh.T` (shape `(N, H)`); likewise for $W_{hh} h_{t-1}$.
 # * `b_h` has shape `(H,)` and broadcasts over the N rows; `np.tanh` works entry by entry.
 # * No loop is needed, and no PyTorch: this is NumPy.
+# * Use `np.tanh`. For large $|a|$, $\tanh a$ is $\pm 1$ (the unit *saturates*), and `np.tanh` says
+#   so; the definition $(e^{a} - e^{-a}) / (e^{a} + e^{-a})$ typed in as it stands overflows to
+#   $\infty / \infty$ = `nan` once $|a| > 710$ (where $e^{|a|}$ passes float64's largest number).
 # * The `cache` line is given: it keeps what the backward pass of notebook 03 will need.
 
 # %% nbgrader={"grade": false, "grade_id": "rnn_step_forward", "locked": false, "schema_version": 3, "solution": true}
@@ -260,22 +263,21 @@ for name, got, want in zip(["x_t", "h_prev", "h_t", "W_xh", "W_hh"], cache,
     check_close(f"cache entry {name}", got, want, atol=1e-12, rtol=0)  # same values as above
 print("hand case OK")
 ### BEGIN HIDDEN TESTS
-from utils import seed_all
+from utils import call_unchanged, check_type, seed_all
 
 rng = seed_all(None)
 for N, D, H in [(1, 1, 4), (5, 7, 2), (1, 3, 3), (4, 2, 6)]:
     args = (rng.standard_normal((N, D)), rng.standard_normal((N, H)),
             rng.standard_normal((H, D)) / np.sqrt(D), rng.standard_normal((H, H)) / np.sqrt(H),
             rng.standard_normal(H))
-    before = [a.copy() for a in args]
-    h_t, cache = rnn_step_forward(*args)
+    # the function must not change its inputs in place: they stay exactly as they were
+    h_t, cache = call_unchanged(f"rnn_step_forward (N={N}, D={D}, H={H})", rnn_step_forward, *args)
+    # float64 in, a float64 NumPy array out, as the docstring's shapes promise
+    check_type(f"h_t for N={N}, D={D}, H={H}", h_t, np.ndarray, dtype=np.float64,
+               hint="keep NumPy's float64: no .astype(np.float32), no lists")
     check_shape(f"h_t for N={N}, D={D}, H={H}", h_t, (N, H))
     check_equal(f"len(cache) for N={N}, D={D}, H={H}", len(cache), 5)
     check_close(f"cache h_t for N={N}, D={D}, H={H}", cache[2], h_t, atol=0, rtol=0)  # same array
-    for name, a, b in zip(["x_t", "h_prev", "W_xh", "W_hh", "b_h"], args, before):
-        # the function must not change its inputs in place: they stay exactly as they were
-        check_close(f"input {name} after the call (do not change inputs in place)", a, b,
-                    atol=0, rtol=0)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_rnn_step_forward_random", "locked": true, "points": 2, "schema_version": 3, "solution": false}
@@ -313,6 +315,17 @@ args32 = tuple(a.astype(np.float32) for a in args)
 h_t, _ = rnn_step_forward(*args32)
 check_close("rnn_step_forward with float32 inputs", h_t, elman.elman_step_torch(*args32),
             atol=1e-5, rtol=1e-5, mistakes=_ref.step_mistakes(*args32))
+# pre-activations near +-1000 and +-800 whatever the draw (the bias decides): tanh saturates at
+# +-1 and stays finite
+for N, D, H in [(3, 4, 4), (1, 1, 1)]:
+    args = (rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((H, D)),
+            rng.standard_normal((H, H)), np.array([-1000.0, 1000.0, -800.0, 800.0])[:H])
+    with np.errstate(over="ignore", invalid="ignore"):   # a correct formula may overflow inside
+        h_t, _ = rnn_step_forward(*args)
+    check_close(f"rnn_step_forward with pre-activations near +-1000 (N={N}, D={D}, H={H})", h_t,
+                elman.elman_step_torch(*args), atol=1e-12, rtol=0,
+                hint="tanh saturates at +-1 for large |a|: np.tanh(a) is right there, while "
+                     "(e^a - e^-a) / (e^a + e^-a) overflows to inf / inf = nan once |a| > 710")
 check_no_library("rnn_step_forward", rnn_step_forward,
                  ["torch", "torch_ref", "elman", "numpy_rnn", "scipy"])
 # what it calls while it runs, not only what its source says (an alias cannot hide a call)
@@ -396,12 +409,18 @@ for t in range(T):
 print("hand case, shapes and cache OK")
 ### BEGIN HIDDEN TESTS
 from autograder.references import elman as _ref
+from utils import call_unchanged, check_type
 
 rng = seed_all(None)
 for T, N, D, H in [(1, 2, 3, 4), (1, 1, 1, 1), (5, 1, 2, 3)]:
     x, h0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H))
     W_xh, W_hh, b_h = rng.standard_normal((H, D)), rng.standard_normal((H, H)), rng.standard_normal(H)
-    h, cache = rnn_forward(x, h0, W_xh, W_hh, b_h)
+    h, cache = call_unchanged(f"rnn_forward (T={T}, N={N}, D={D}, H={H})", rnn_forward,
+                              x, h0, W_xh, W_hh, b_h)
+    check_type(f"h for T={T}", h, np.ndarray, dtype=np.float64,
+               hint="np.stack of float64 states is a float64 array")
+    check_type(f"cache for T={T}", cache, list,
+               hint="the docstring promises a list of the step caches, in time order")
     check_close(f"rnn_forward h (T={T}, N={N}, D={D}, H={H}) vs torch.nn.RNN", h,
                 elman.elman_forward_torch(x, h0, W_xh, W_hh, b_h), atol=1e-10, rtol=1e-10,
                 mistakes=_ref.forward_mistakes(x, h0, W_xh, W_hh, b_h))  # float64: ~1e-15 apart
@@ -562,15 +581,14 @@ logits = output_layer(h, rng.standard_normal((7, 5)), rng.standard_normal(7))
 check_shape("logits", logits, (4, 3, 7))
 print("hand case and shapes OK")
 ### BEGIN HIDDEN TESTS
+from utils import call_unchanged, check_type
+
 rng = seed_all(None)
 for T, N, H, V in [(1, 1, 3, 2), (1, 4, 2, 1), (3, 1, 1, 5)]:
     args = (rng.standard_normal((T, N, H)), rng.standard_normal((V, H)), rng.standard_normal(V))
-    before = [a.copy() for a in args]
-    logits = output_layer(*args)
+    logits = call_unchanged(f"output_layer (T={T}, N={N}, H={H}, V={V})", output_layer, *args)
+    check_type(f"logits for T={T}, N={N}, H={H}, V={V}", logits, np.ndarray, dtype=np.float64)
     check_shape(f"logits for T={T}, N={N}, H={H}, V={V}", logits, (T, N, V))
-    for name, a, b in zip(["h", "W_hy", "b_y"], args, before):
-        check_close(f"input {name} after the call (do not change inputs in place)", a, b,
-                    atol=0, rtol=0)  # must be untouched, exactly
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_output_layer_random", "locked": true, "points": 1, "schema_version": 3, "solution": false}
@@ -644,7 +662,8 @@ assert np.allclose(stable, small) and np.allclose(stable, elman.softmax_torch(z)
 def softmax(logits):
     """Probabilities over the last axis: p[..., k] = exp(z[..., k]) / sum_j exp(z[..., j]).
 
-    Numerically stable: correct for logits of any size (1000 as well as -1000).
+    Numerically stable: correct for logits of any size (1000 as well as -1000), and for rows whose
+    logits span thousands.
     Input:  logits of shape (..., V), e.g. (T, N, V), (N, V) or (V,)
     Returns probs of the same shape: each slice probs[..., :] is >= 0 and sums to 1
     """
@@ -679,16 +698,15 @@ check_close("softmax(logits) for logits of shape (4, 3, 5)", probs, reference, a
 print("hand case, shift and shapes OK")
 ### BEGIN HIDDEN TESTS
 from autograder.references import elman as _ref
+from utils import call_unchanged, check_type
 
 rng = seed_all(None)
 for shape in [(7,), (3, 4), (1, 1, 6), (2, 5, 3)]:
     logits = 2 * rng.standard_normal(shape)
-    before = logits.copy()
-    probs = softmax(logits)
+    probs = call_unchanged(f"softmax (logits of shape {shape})", softmax, logits)
+    check_type(f"softmax for logits of shape {shape}", probs, np.ndarray, dtype=np.float64)
     check_close(f"softmax for logits of shape {shape}", probs, elman.softmax_torch(logits),
                 atol=1e-12, rtol=1e-10, mistakes=_ref.softmax_mistakes(logits))  # float64
-    check_close("logits after the call (do not change them in place)", logits, before,
-                atol=0, rtol=0)
 # a single class: its probability is 1, whatever the logit
 check_close("softmax with V = 1", softmax(rng.standard_normal((3, 2, 1))), np.ones((3, 2, 1)),
             atol=1e-12, rtol=0)
@@ -725,6 +743,15 @@ with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore
     probs = softmax(mixed)
 check_close("softmax of rows near 1000, -1000 and 0", probs, elman.softmax_torch(mixed),
             atol=1e-12, rtol=1e-10, hint=HINT)
+# rows whose logits span thousands: only the row's maximum leaves every exponent <= 0
+spread = rng.uniform(-3000, 3000, (4, 6))
+with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    probs = softmax(spread)
+check_close("softmax of rows whose logits span thousands", probs, elman.softmax_torch(spread),
+            atol=1e-12, rtol=1e-10,
+            hint="subtract each row's maximum: shifted by its mean or its minimum, a row that spans "
+                 "thousands still has exponents in the thousands, and exp overflows to inf (inf / inf "
+                 "is nan)")
 # float32 logits are accepted: ~7 significant digits, so 1e-5
 logits32 = (5 * rng.standard_normal((4, 3, 7))).astype(np.float32)
 check_close("softmax with float32 logits", softmax(logits32), elman.softmax_torch(logits32),

@@ -388,6 +388,15 @@ dx, dh0, dWx, dWh, db = torch_rnn_gradients(args32[0][None], *args32[1:],
 check_grads("rnn_step_backward with float32 inputs",
             rnn_step_backward(dh_t.astype(np.float32), cache32),
             (dx[0], dh0, dWx, dWh, db), atol=1e-4, rtol=1e-4)
+# neither dh_t nor the cache may change: rnn_backward and the gradient checks reuse both
+for _N, _D, _H in [(3, 2, 4), (1, 1, 1)]:
+    _, _fresh_cache = step_forward_torch(r.standard_normal((_N, _D)), r.standard_normal((_N, _H)),
+                                         r.standard_normal((_H, _D)), r.standard_normal((_H, _H)),
+                                         r.standard_normal(_H))
+    _grads = utils.call_unchanged(f"rnn_step_backward (N={_N}, D={_D}, H={_H})", rnn_step_backward,
+                                  r.standard_normal((_N, _H)), _fresh_cache)
+    for _name, _g in zip(["dx_t", "dh_prev", "dW_xh", "dW_hh", "db_h"], _grads):
+        utils.check_type(f"rnn_step_backward: {_name}", _g, np.ndarray, dtype=np.float64)
 utils.check_no_library("rnn_step_backward", rnn_step_backward, ["torch", "numpy_rnn"])
 # what it calls while it runs, not only what its source says (an alias cannot hide a call)
 _ = utils.checks.check_no_library_calls("rnn_step_backward", rnn_step_backward, dh_t.copy(), cache)
@@ -661,6 +670,16 @@ for T, N, V in [(1, 1, 2), (1, 4, 7), (6, 1, 3), tuple(int(v) + 1 for v in r.int
     check_grads("softmax_cross_entropy with int32 targets",
                 softmax_cross_entropy(logits.copy(), targets.astype(np.int32)),
                 torch_softmax_cross_entropy(logits, targets), names=("loss", "dlogits"))
+# logits and targets come back as they were (model_loss_and_gradients and its callers reuse them);
+# targets of any integer dtype, unsigned included, are integers in 0..V-1
+for dtype in (np.int64, np.uint8, np.int16):
+    logits, targets = 3 * r.standard_normal((4, 2, 5)), r.integers(0, 5, size=(4, 2)).astype(dtype)
+    got = utils.call_unchanged(f"softmax_cross_entropy (targets of dtype {np.dtype(dtype)})",
+                               softmax_cross_entropy, logits, targets)
+    check_grads(f"softmax_cross_entropy with {np.dtype(dtype)} targets", got,
+                torch_softmax_cross_entropy(logits, targets.astype(np.int64)), names=("loss", "dlogits"))
+    utils.check_type("softmax_cross_entropy: loss", got[0], float, hint="return the loss as a float")
+    utils.check_type("softmax_cross_entropy: dlogits", got[1], np.ndarray, dtype=np.float64)
 # the gradient is the gradient of the loss: numerical check (central differences, float64)
 logits = r.standard_normal((3, 2, 5))
 targets = r.integers(0, 5, size=(3, 2))
@@ -1117,7 +1136,8 @@ check_grads("rnn_backward_truncated with k = 1", rnn_backward_truncated(dh.copy(
 from autograder.references import bptt as _ref
 
 r = utils.seed_all(None)
-for T, N, D, H, k in [(1, 1, 1, 1, 1), (1, 2, 3, 2, 4), (3, 1, 5, 2, 2), (5, 3, 2, 6, 5)]:
+for T, N, D, H, k in [(1, 1, 1, 1, 1), (1, 2, 3, 2, 4), (3, 1, 5, 2, 2), (5, 3, 2, 6, 5),
+                      (5, 2, 3, 3, 2), (7, 1, 2, 4, 3)]:   # T % k != 0: blocks start at step 0
     inputs = [r.standard_normal((T, N, D)), r.standard_normal((N, H)),
               r.standard_normal((H, D)) / np.sqrt(D), r.standard_normal((H, H)) / np.sqrt(H),
               r.standard_normal(H)]

@@ -137,6 +137,11 @@ assert np.all(np.abs(products) <= w ** np.arange(1, T + 1))
 # Hints: compute the pre-activation $a_t$ (N, H) first; the slope of unit $i$ multiplies row $i$.
 # With NumPy broadcasting, `g_prime[:, :, None] * W_hh` builds all N matrices without a loop (a
 # loop over the examples with `np.diag` is fine too). Do not use PyTorch here.
+#
+# Saturated units are part of the story (their slope is 0), so the slopes must stay right when
+# $|a|$ is in the hundreds: get them from $h = g(a)$, as $1 - h^2$ and $s(1 - s)$. The textbook
+# derivative $e^{-a}/(1 + e^{-a})^2$ typed in as it stands overflows to $\infty/\infty$ = `nan` once
+# $a < -710$ (where $e^{-a}$ passes float64's largest number, about $1.8 \cdot 10^{308}$).
 
 # %% nbgrader={"grade": false, "grade_id": "step_jacobian", "locked": false, "schema_version": 3, "solution": true}
 def step_jacobian(x_t, h_prev, W_xh, W_hh, b_h, activation="tanh"):
@@ -251,6 +256,19 @@ for _act in ["tanh", "sigmoid"]:
                       step_jacobian(*(a.astype(np.float32) for a in _args), activation=_act),
                       _ref.reference_step_jacobian(*(a.astype(np.float32) for a in _args), activation=_act),
                       atol=1e-5, rtol=1e-4)  # float32 keeps about 7 significant digits
+# deeply saturated units (pre-activations near -1000, -800, 800, 1000, whatever the draw): every
+# slope is 0 or tiny, never nan
+_args = (_rng.standard_normal((3, 2)), _rng.standard_normal((3, 4)), _rng.standard_normal((4, 2)),
+         _rng.standard_normal((4, 4)), np.array([-1000.0, -800.0, 800.0, 1000.0]))
+for _act in ["tanh", "sigmoid"]:
+    with np.errstate(over="ignore", invalid="ignore"):   # a correct formula may overflow inside
+        _J = utils.call_unchanged(f"step_jacobian (activation={_act!r})", step_jacobian, *_args,
+                                  activation=_act)
+    utils.check_type(f"step_jacobian(..., activation={_act!r})", _J, np.ndarray, dtype=np.float64)
+    utils.check_close(f"step_jacobian with pre-activations in the hundreds, activation={_act!r}", _J,
+                      _ref.reference_step_jacobian(*_args, activation=_act), atol=1e-12, rtol=1e-9,
+                      hint="take the slope from h = g(a): 1 - h**2 for tanh, s * (1 - s) for the "
+                           "sigmoid; e^-a / (1 + e^-a)**2 overflows to inf / inf = nan for a < -710")
 utils.check_no_library("step_jacobian", step_jacobian,
                        ["torch", "utils", "autograd", "reference_step_jacobian"])
 # what it calls while it runs, not only what its source says (an alias cannot hide a call)
@@ -378,7 +396,10 @@ for _T, _N, _D, _H, _kind in [(1, 1, 1, 1, "gaussian"), (1, 3, 2, 4, "gaussian")
     for _act in ["tanh", "sigmoid"]:
         _net = random_rnn(_rng, _T, _N, _D, _H, largest_singular_value=_rng.uniform(0.3, 4.0),
                           kind=_kind, input_scale=_rng.uniform(0.1, 2.0))
-        _got = jacobian_norms(**_net, activation=_act)
+        _got = utils.call_unchanged(f"jacobian_norms (T={_T}, N={_N}, H={_H})", jacobian_norms,
+                                    activation=_act, **_net)
+        utils.check_type(f"jacobian_norms with T={_T}, N={_N}, H={_H}", _got, np.ndarray,
+                         dtype=np.float64)
         utils.check_shape(f"jacobian_norms with T={_T}, N={_N}, H={_H}", _got, (_T + 1, _N))
         _bound = _ref.bound_per_lag(_net["W_hh"], _act, _T)
         utils.check_close(f"jacobian_norms(..., activation={_act!r}) / eta^k, T={_T}, N={_N}, H={_H}",
@@ -524,6 +545,8 @@ _rng = utils.seed_all(None)
 for _H in [1, 2, 7]:
     _W = _rng.standard_normal((_H, _H)) * _rng.uniform(0.2, 3.0)
     for _act in ["tanh", "sigmoid"]:
+        utils.check_type(f"eta(W_hh, {_act!r})", eta(_W, _act), float,
+                         hint="return a number: float(...) of the product")
         utils.check_close(f"eta(W_hh, {_act!r}) with H={_H}", eta(_W, _act),
                           _ref.reference_eta(_W, _act), atol=1e-12, rtol=1e-9,
                           mistakes=_ref.eta_mistakes(_W, _act))
@@ -817,6 +840,10 @@ for _shapes in [[(1,)], [(5, 3), (3,)], [(2, 3, 4), (1, 1), (7,), (3, 3)]]:
     _saved = [g.copy() for g in _grads]
     for _max_norm in [_rng.uniform(0.1, 0.8) * _total, _rng.uniform(1.5, 10.0) * _total]:
         _clipped, _norm = clip_by_global_norm(_grads, _max_norm)
+        utils.check_type(f"clipped for shapes {_shapes}", _clipped, list, items=np.ndarray,
+                         hint="the docstring promises a new list of arrays, one per gradient")
+        utils.check_type(f"total_norm for shapes {_shapes}", _norm, float,
+                         hint="return the norm as a number: float(...)")
         _want, _want_norm = _ref.reference_clip_by_global_norm(_grads, _max_norm)
         _cm, _nm = _ref.clip_mistakes(_grads, _max_norm)
         utils.check_close(f"total_norm for shapes {_shapes}", _norm, _want_norm,

@@ -509,7 +509,15 @@ for _T, _N, _D, _H in [(1, 1, 1, 1), (2, 1, 3, 2), (5, 3, 2, 4), (6, 2, 3, 3)]:
                  c0=_rng.standard_normal((_N, _H)), W_ih=_rng.standard_normal((4 * _H, _D)),
                  W_hh=_rng.standard_normal((4 * _H, _H)), b=_rng.standard_normal(4 * _H))
     _saved = {k: v.copy() for k, v in _args.items()}
-    _got = lstm_forward(**_args)[:3]
+    _result = lstm_forward(**_args)
+    _tag = f"(T={_T}, N={_N}, D={_D}, H={_H})"
+    utils.check_type(f"what lstm_forward returns {_tag}", _result, tuple,
+                     hint="return h_all, h_T, c_T, cache: the tuple the docstring promises")
+    _got = _result[:3]
+    for _name, _g in zip(["h_all", "h_T", "c_T"], _got):
+        utils.check_type(f"{_name} for float64 inputs {_tag}", _g, np.ndarray, dtype=np.float64)
+    utils.check_type(f"cache of lstm_forward {_tag}", _result[3], list,
+                     hint="the docstring promises a list of the T step caches, in time order")
     _want = lstm.lstm_forward_torch(**_saved)
     for _name, _g, _e in zip(["h_all", "h_T", "c_T"], _got, _want):
         utils.check_close(f"{_name} against torch.nn.LSTM (T={_T}, N={_N}, D={_D}, H={_H})", _g, _e,

@@ -250,23 +250,59 @@ from autograder.references import gru as _ref
 from utils.checks import check_no_library_calls
 
 _rng = utils.seed_all(None)
+_CACHE_NAMES = ("x_t", "h_prev", "W_ih", "W_hh", "r", "z", "n", "hn")
 for _N, _D, _H in [(1, 1, 1), (1, 3, 2), (4, 2, 5), (3, 5, 5)]:   # N=1, H=1, D != H, D == H
     _args = gru.random_gru(_rng, _N, _D, _H, scale=2.0)
     _copies = {k: v.copy() for k, v in _args.items()}
     _want, _want_cache = _ref.gru_step_forward(**_copies)
     _m = _ref.gru_step_forward_mistakes(**_copies)
-    _h, _cache = gru_step_forward(**_args)
-    for _k in _args:
-        utils.check_equal(f"the input {_k} is not modified by the call",
-                          bool(np.array_equal(_args[_k], _copies[_k])), True,
-                          hint="compute new arrays; do not update an input in place (h_prev *= ...)")
+    # called on the fresh inputs: the call must leave every one of them as it was
+    _out = utils.call_unchanged(f"gru_step_forward (N={_N}, D={_D}, H={_H})", gru_step_forward, **_args)
+    utils.check_type(f"what gru_step_forward returns (N={_N}, D={_D}, H={_H})", _out, tuple,
+                     hint="return h_t, cache: the pair the docstring promises")
+    utils.check_equal("gru_step_forward returns two things, (h_t, cache)", len(_out), 2)
+    _h, _cache = _out
+    utils.check_type(f"h_t with N={_N}, D={_D}, H={_H}", _h, np.ndarray, dtype=np.float64,
+                     hint="float64 inputs give a float64 array: no .astype(np.float32), no lists")
     utils.check_shape(f"h_t with N={_N}, D={_D}, H={_H}", _h, (_N, _H))
     utils.check_close(f"gru_step_forward, N={_N}, D={_D}, H={_H}", _h, _want, atol=1e-12, rtol=1e-10,
                       mistakes=_m)  # float64 rounding only
+    utils.check_type(f"cache of gru_step_forward (N={_N}, D={_D}, H={_H})", _cache, tuple,
+                     items=np.ndarray,
+                     hint="cache = (x_t, h_prev, W_ih, W_hh, r, z, n, hn): the tuple of arrays the "
+                          "docstring promises")
+    utils.check_equal("number of entries in the cache", len(_cache), 8,
+                      hint="return cache = (x_t, h_prev, W_ih, W_hh, r, z, n, hn)")
+    for _k in range(4):   # the step's inputs, as they came in (exactly: they are the same numbers)
+        utils.check_close(f"cache entry {_k} ({_CACHE_NAMES[_k]}) of gru_step_forward, N={_N}, D={_D}, "
+                          f"H={_H}", _cache[_k], _copies[_CACHE_NAMES[_k]], atol=0, rtol=0,
+                          hint="the cache starts with the step's inputs x_t, h_prev (h_{t-1}, not the "
+                               "new h_t), W_ih, W_hh, in this order: the backward pass reads them there")
     for _k, _name in [(4, "r"), (5, "z"), (6, "n"), (7, "hn")]:
         utils.check_close(f"cache entry {_k} ({_name}), N={_N}, D={_D}, H={_H}", _cache[_k],
                           _want_cache[_k], atol=1e-12, rtol=1e-10)
-    utils.check_equal("h_t has dtype float64 for float64 inputs", str(np.asarray(_h).dtype), "float64")
+# saturated gates whatever the draw: the biases put the pre-activations near -1000, 1000, -800, 800,
+# so r and z are 0 or 1 to the last bit and n is -1 or 1. Section 1 asks for a sigmoid that stays
+# finite and silent there, so a warning fails this test.
+_HINT = ("a sigmoid written 1/(1+np.exp(-a)) overflows for a << 0 (np.exp(1000) is inf, with a "
+         "RuntimeWarning): use the `sigmoid` above, or any form that stays finite and silent")
+for _N, _D, _H, _bias in [(3, 2, 4, np.tile([-1000.0, 1000.0, -800.0, 800.0], 3)),
+                          (1, 1, 1, np.array([-1000.0, 1000.0, -800.0]))]:
+    _args = gru.random_gru(_rng, _N, _D, _H)
+    _args["b_ih"] = _bias
+    _want, _want_cache = _ref.gru_step_forward(**{k: v.copy() for k, v in _args.items()})
+    with warnings.catch_warnings(record=True) as _caught:
+        warnings.simplefilter("always")
+        _h, _cache = utils.call_unchanged(f"gru_step_forward with saturated gates (N={_N}, H={_H})",
+                                          gru_step_forward, **_args)
+    utils.check_equal(f"warnings raised by gru_step_forward with pre-activations near +-1000 (N={_N}, "
+                      f"H={_H})", [str(w.message) for w in _caught], [], hint=_HINT)
+    utils.check_type(f"h_t with saturated gates (N={_N}, H={_H})", _h, np.ndarray, dtype=np.float64)
+    utils.check_close(f"gru_step_forward with pre-activations near +-1000 (N={_N}, H={_H})", _h, _want,
+                      atol=1e-12, rtol=1e-10, hint=_HINT)   # float64 rounding only
+    for _k, _name in [(4, "r"), (5, "z"), (6, "n")]:
+        utils.check_close(f"cache entry {_k} ({_name}) with saturated gates (N={_N}, H={_H})",
+                          _cache[_k], _want_cache[_k], atol=1e-12, rtol=1e-10, hint=_HINT)
 # The hand case with fresh numbers: W = 0, so r = sigma(b_r), z = sigma(b_z), n = tanh(b_in + r b_hn).
 _b_ih, _b_hh = _rng.standard_normal(3), _rng.standard_normal(3)
 _hp = _rng.uniform(-1, 1, (2, 1))
@@ -288,9 +324,8 @@ _args = gru.random_gru(_rng, 3, 4, 5, scale=3000.0)
 with warnings.catch_warnings(record=True) as _caught:
     warnings.simplefilter("always")
     _h = gru_step_forward(**_args)[0]
-utils.check_equal("warnings raised by gru_step_forward with pre-activations near +-1000",
-                  [str(w.message) for w in _caught], [],
-                  hint="a sigmoid written 1/(1+np.exp(-a)) overflows for a << 0: use the `sigmoid` above")
+utils.check_equal("warnings raised by gru_step_forward with random pre-activations near +-1000",
+                  [str(w.message) for w in _caught], [], hint=_HINT)
 utils.check_close("gru_step_forward with pre-activations near +-1000 (saturated gates)", _h,
                   _ref.gru_step_forward(**_args)[0], atol=1e-12, rtol=1e-10)
 utils.check_no_library("gru_step_forward", gru_step_forward,
@@ -329,7 +364,7 @@ for _N, _D, _H in [(1, 1, 1), (2, 6, 3), (5, 4, 4)]:
 # * `h_T`: the last state $h_T$ (N, H), equal to `h[-1]` (what `torch.nn.GRU` returns as `h_n`,
 #   without its layer axis).
 #
-# The caches are not needed here. NumPy only.
+# The caches are not needed here. NumPy only, and do not modify the inputs in place.
 
 # %% nbgrader={"grade": false, "grade_id": "gru_forward", "locked": false, "schema_version": 3, "solution": true}
 def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
@@ -341,7 +376,7 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih, b_hh):
     - W_ih (3H, D), W_hh (3H, H), b_ih (3H,), b_hh (3H,): as in gru_step_forward
 
     Returns (h, h_T):
-    - h: the states h_1 .. h_T, shape (T, N, H)
+    - h: the states h_1 .. h_T, shape (T, N, H), float64 for float64 inputs
     - h_T: the last state, shape (N, H), equal to h[-1]
     """
     ### BEGIN SOLUTION
@@ -387,16 +422,23 @@ for _T, _N, _D, _H in [(1, 1, 1, 1), (1, 3, 2, 4), (7, 1, 3, 2), (5, 4, 3, 3)]:
     _copies = {k: v.copy() for k, v in _args.items()}
     _want_h, _want_T = gru.gru_forward_torch(**_copies)
     _m = _ref.gru_forward_mistakes(**_copies)
-    _h, _h_T = gru_forward(**_args)
+    # called on the fresh inputs: the call must leave every one of them as it was
+    _out = utils.call_unchanged(f"gru_forward (T={_T}, N={_N}, D={_D}, H={_H})", gru_forward, **_args)
+    utils.check_type(f"what gru_forward returns (T={_T}, N={_N}, D={_D}, H={_H})", _out, tuple,
+                     hint="return h, h_T: the pair the docstring promises")
+    utils.check_equal("gru_forward returns two things, (h, h_T)", len(_out), 2)
+    _h, _h_T = _out
+    utils.check_type(f"h with T={_T}, N={_N}, H={_H}", _h, np.ndarray, dtype=np.float64,
+                     hint="np.stack of float64 states is a float64 array; keep it (no float32, no list)")
+    utils.check_type(f"h_T with T={_T}, N={_N}, H={_H}", _h_T, np.ndarray, dtype=np.float64)
     utils.check_shape(f"h with T={_T}, N={_N}, H={_H}", _h, (_T, _N, _H))
+    utils.check_shape(f"h_T with T={_T}, N={_N}, H={_H}", _h_T, (_N, _H))
     utils.check_close(f"h against torch.nn.GRU, T={_T}, N={_N}, D={_D}, H={_H}", _h, _want_h,
                       atol=1e-12, rtol=1e-10, mistakes=_m["h"])  # float64 rounding only
     utils.check_close(f"h_T against torch.nn.GRU, T={_T}, N={_N}, D={_D}, H={_H}", _h_T, _want_T,
                       atol=1e-12, rtol=1e-10, mistakes=_m["h_T"])
-    utils.check_equal("h has dtype float64 for float64 inputs", str(np.asarray(_h).dtype), "float64")
-    for _k in _args:
-        utils.check_equal(f"the input {_k} is not modified by gru_forward",
-                          bool(np.array_equal(_args[_k], _copies[_k])), True)
+    utils.check_close(f"h_T equal to h[-1], T={_T}, N={_N}, D={_D}, H={_H}", _h_T, _h[-1], atol=0,
+                      rtol=0, hint="h_T is the last state of h, the same numbers")  # the docstring: equal
 _args = gru.random_gru(_rng, 2, 3, 4, T=5)
 _h32 = gru_forward(**{k: v.astype(np.float32) for k, v in _args.items()})[0]
 utils.check_close("gru_forward with float32 inputs", _h32, _ref.gru_forward(**_args)[0],
@@ -507,8 +549,9 @@ def gru_step_backward(dh_t, cache):
     - cache: (x_t, h_prev, W_ih, W_hh, r, z, n, hn) from gru_step_forward, with x_t (N, D),
       h_prev (N, H), W_ih (3H, D), W_hh (3H, H), and r, z, n, hn = W_hn h_prev + b_hn, each (N, H)
 
-    Returns (dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh) of shapes
-    (N, D), (N, H), (3H, D), (3H, H), (3H,), (3H,); weight and bias gradients summed over the batch.
+    Returns the tuple (dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh) of arrays of shapes
+    (N, D), (N, H), (3H, D), (3H, H), (3H,), (3H,), float64 for float64 inputs; weight and bias
+    gradients summed over the batch.
     """
     x_t, h_prev, W_ih, W_hh, r, z, n, hn = cache
     ### BEGIN SOLUTION
@@ -566,7 +609,7 @@ _dh = _rng.standard_normal((_N, _H))
 _cache = (_rng.standard_normal((_N, 2)), _rng.uniform(-1, 1, (_N, _H)), np.zeros((3 * _H, 2)),
           np.zeros((3 * _H, _H)), _rng.uniform(0.1, 0.9, (_N, _H)), _z, _rng.uniform(-0.9, 0.9, (_N, _H)),
           _rng.standard_normal((_N, _H)))
-_grads = gru_step_backward(_dh, _cache)
+_grads = utils.call_unchanged("gru_step_backward with all weights 0", gru_step_backward, _dh, _cache)
 _m = _ref.gru_step_backward_mistakes(_dh, _cache)
 utils.check_close("dh_prev with all weights 0 (only the direct path z * dh_t)", _grads[1], _z * _dh,
                   atol=1e-12, rtol=1e-10, mistakes=_m["dh_prev"])
@@ -576,16 +619,21 @@ for _N, _D, _H in [(1, 1, 1), (1, 3, 2), (4, 2, 5), (3, 4, 4)]:
     _args = gru.random_gru(_rng, _N, _D, _H, scale=2.0)
     _cache = _ref.gru_step_forward(**_args)[1]
     _dh = _rng.standard_normal((_N, _H))
-    _copies = [np.array(c, copy=True) for c in _cache] + [_dh.copy()]
-    _grads = gru_step_backward(_dh, _cache)
-    _m = _ref.gru_step_backward_mistakes(_dh, _cache)
-    for _name, _g, _want in zip(GRAD_NAMES, _grads, _ref.gru_step_backward(_dh, _cache)):
-        utils.check_close(f"{_name}, N={_N}, D={_D}, H={_H}", _g, _want, atol=1e-12, rtol=1e-9,
+    _want = _ref.gru_step_backward(_dh, tuple(np.array(c, copy=True) for c in _cache))
+    _m = _ref.gru_step_backward_mistakes(_dh.copy(), tuple(np.array(c, copy=True) for c in _cache))
+    # called on the fresh dh_t and cache: the call must leave both as they were (the cache's arrays
+    # are the forward pass's, and the caller's x_t, h_prev, W_ih and W_hh)
+    _grads = utils.call_unchanged(f"gru_step_backward (N={_N}, D={_D}, H={_H})", gru_step_backward,
+                                  _dh, _cache)
+    utils.check_type(f"what gru_step_backward returns (N={_N}, D={_D}, H={_H})", _grads, tuple,
+                     items=np.ndarray,
+                     hint="return dx_t, dh_prev, dW_ih, dW_hh, db_ih, db_hh: a tuple of six arrays")
+    utils.check_equal("number of gradients returned", len(_grads), 6)
+    for _name, _g, _w in zip(GRAD_NAMES, _grads, _want):
+        utils.check_close(f"{_name}, N={_N}, D={_D}, H={_H}", _g, _w, atol=1e-12, rtol=1e-9,
                           mistakes=_m[_name])  # float64: rounding only
-        utils.check_equal(f"{_name} has dtype float64", str(np.asarray(_g).dtype), "float64")
-    for _k, (_before, _after) in enumerate(zip(_copies, list(_cache) + [_dh])):
-        utils.check_equal(f"input {(CACHE_NAMES + ('dh_t',))[_k]} not modified by gru_step_backward",
-                          bool(np.array_equal(_before, _after)), True)
+        utils.check_type(f"{_name}, N={_N}, D={_D}, H={_H}", _g, np.ndarray, dtype=np.float64,
+                         hint="float64 inputs give float64 gradients")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_gru_step_backward_against_numerical_gradient", "locked": true, "points": 3, "schema_version": 3, "solution": false}
@@ -640,7 +688,8 @@ _ = check_no_library_calls("gru_step_backward", gru_step_backward, _dh, _cache)
 # $$\#\text{params} = k\,(H D + H H + 2H), \qquad k = 1 \text{ (rnn)},\ 3 \text{ (gru)},\ 4 \text{ (lstm)}.$$
 #
 # Implement `rnn_param_count(kind, D, H)`, returning this number as an `int`, for `kind` one of
-# `"rnn"`, `"gru"`, `"lstm"`; any other kind raises a `ValueError` that names the kinds allowed.
+# `"rnn"`, `"gru"`, `"lstm"`; any other kind raises a `ValueError` that names the kinds allowed
+# (the names are compared exactly: `"GRU"` and `" gru"` are other kinds).
 # No PyTorch: the tests compare your count with `sum(p.numel() for p in torch.nn.GRU(D, H).parameters())`.
 
 # %% nbgrader={"grade": false, "grade_id": "rnn_param_count", "locked": false, "schema_version": 3, "solution": true}
@@ -652,7 +701,8 @@ def rnn_param_count(kind, D, H):
     - D: input size, H: hidden size (positive ints)
 
     Returns an int: blocks * (H*D + H*H + 2*H), i.e. weight_ih, weight_hh, bias_ih and bias_hh.
-    Raises ValueError for any other kind.
+    Raises ValueError, with a message that names the three kinds, for any other kind (the names are
+    compared exactly: "GRU" and " gru" are other kinds).
     """
     ### BEGIN SOLUTION
     blocks = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -682,10 +732,26 @@ _rng = utils.seed_all(None)
 for _D, _H in [(1, 1), (int(_rng.integers(2, 60)), int(_rng.integers(2, 60))), (5, 5)]:
     for _kind, _module in [("rnn", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.nn.LSTM)]:
         _want = sum(p.numel() for p in _module(_D, _H).parameters())
-        utils.check_equal(f"rnn_param_count({_kind!r}, D={_D}, H={_H})", rnn_param_count(_kind, _D, _H),
+        _got = utils.call_unchanged(f"rnn_param_count({_kind!r}, D={_D}, H={_H})", rnn_param_count,
+                                    _kind, _D, _H)
+        utils.check_type(f"rnn_param_count({_kind!r}, D={_D}, H={_H})", _got, (int, np.integer),
+                         hint="return the count as an int: no float, no array")
+        utils.check_equal(f"rnn_param_count({_kind!r}, D={_D}, H={_H})", _got,
                           _want, mistakes=_ref.rnn_param_count_mistakes(_kind, _D, _H))
-utils.check_raises("rnn_param_count('GRU ', 2, 3) (only the three names are allowed)", rnn_param_count,
-                   ValueError, "GRU ", 2, 3)
+# a large layer, counted exactly: 4 * (10^10 + 10^10 + 2 * 10^5) is past 2^31 (and float32's digits)
+utils.check_equal("rnn_param_count('lstm', D=100000, H=100000)", rnn_param_count("lstm", 100_000, 100_000),
+                  80_000_800_000, hint="count with Python ints: they do not overflow")
+# only the three names, compared exactly, are kinds
+for _bad in ["GRU", " gru", "lstm ", "GRU ", "Rnn"]:
+    utils.check_raises(f"rnn_param_count({_bad!r}, 2, 3) (only the three names are allowed)",
+                       rnn_param_count, ValueError, _bad, 2, 3,
+                       hint="the names are compared exactly, as the docstring says: no .lower(), no "
+                            ".strip(); any other kind raises ValueError")
+# the error names the kinds allowed
+for _allowed in ["rnn", "gru", "lstm"]:
+    utils.check_raises(f"the ValueError of rnn_param_count('transformer', 2, 3) names {_allowed!r}",
+                       rnn_param_count, ValueError, "transformer", 2, 3, match=_allowed,
+                       hint="say which kinds are allowed, e.g. \"kind must be 'rnn', 'gru' or 'lstm'\"")
 utils.check_no_library("rnn_param_count", rnn_param_count, ["torch", "nn", "numel", "parameters", "utils"])
 _ = check_no_library_calls("rnn_param_count", rnn_param_count, "gru", 3, 4)
 ### END HIDDEN TESTS

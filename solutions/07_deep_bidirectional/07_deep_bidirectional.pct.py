@@ -176,8 +176,9 @@ assert np.allclose(h_rnn, np.tanh(3.0), rtol=1e-12)       # h = tanh(W_ih x + W_
 # layer's final state.
 #
 # Rules: use only the `step` you are given and NumPy (no `torch` here); work for any cell kind (never
-# look inside a state except for `state[0]`); do not change the list `states0` you are given (build a
-# new list). Either loop order (time first or layer first) is fine.
+# look inside a state except for `state[0]`); change none of your arguments: not the list `states0`
+# you are given (build a new list), not the list `layers`, not `x` nor the arrays they hold. Either
+# loop order (time first or layer first) is fine.
 
 # %% nbgrader={"grade": false, "grade_id": "stacked_forward", "locked": false, "schema_version": 3, "solution": true}
 def stacked_forward(x, states0, layers, step):
@@ -195,7 +196,8 @@ def stacked_forward(x, states0, layers, step):
     - step: step(x_t, state, W_ih, W_hh, b_ih, b_hh) -> new state, a tuple like `state`.
 
     Returns a tuple (out, states):
-    - out: the h of the top layer at every time step, shape (T, N, H)
+    - out: the h of the top layer at every time step, an array of shape (T, N, H) (float64 for
+      float64 inputs)
     - states: a new list of the L final states (after time step T), bottom layer first, each a
       tuple like states0[l]. `states0` itself is left unchanged.
     """
@@ -262,10 +264,33 @@ for _T, _N, _D, _H, _L in [(1, 1, 1, 1, 1), (1, 2, 3, 2, 2), (4, 1, 2, 5, 3), (3
         _out, _states = stacked_forward(_rng.standard_normal((_T, _N, _D)), _states0, _layers,
                                         _ref.NUMPY_STEPS[_kind])
         utils.check_shape(f"out of {_kind}, T={_T}, N={_N}, D={_D}, H={_H}, L={_L}", _out, (_T, _N, _H))
+        utils.check_type(f"out of {_kind}, T={_T}, N={_N}, L={_L} (float64 inputs)", _out, np.ndarray,
+                         dtype=np.float64, hint="np.stack of the float64 states is a float64 array")
+        utils.check_type(f"the final states of {_kind}, L={_L}", _states, list, items=tuple,
+                         hint="the docstring promises a new list of the L final states, each a "
+                              "tuple like states0[l] (what step returned)")
         utils.check_equal(f"number of final states, L={_L}", len(_states), _L)
         for _s in _states:
             utils.check_equal(f"{_kind} final state is a tuple of length", len(tuple(_s)),
                               deep.STATE_SIZE[_kind])
+# what comes back, on fresh inputs that the call must leave as they were (x, the lists states0
+# and layers, every array in them): 2 LSTM layers, T=3, N=2, D=2, H=3
+_p = deep.random_params("lstm", 2, 3, 2, False, _rng)
+_result = utils.call_unchanged(
+    "stacked_forward(x, states0, layers, step) (2 LSTM layers, T=3, N=2, D=2, H=3)", stacked_forward,
+    _rng.standard_normal((3, 2, 2)),
+    [tuple(_rng.standard_normal((2, 3)) for _ in range(2)) for _l in range(2)],
+    [tuple(_p[f"{_n}_l{_l}"] for _n in deep.WEIGHT_NAMES) for _l in range(2)], _ref.NUMPY_STEPS["lstm"])
+utils.check_type("what stacked_forward returns", _result, tuple,
+                 hint="return out, states: a tuple (out, states)")
+utils.check_equal("stacked_forward returns a pair (out, states)", len(_result), 2)
+utils.check_type("out of 2 LSTM layers (float64 inputs)", _result[0], np.ndarray, dtype=np.float64,
+                 hint="np.stack of the float64 states is a float64 array")
+utils.check_type("the final states of 2 LSTM layers", _result[1], list, items=tuple,
+                 hint="the docstring promises a new list of the L final states, each a tuple (h, c) "
+                      "like states0[l]")
+for _s in _result[1]:
+    utils.check_type("the arrays of a final LSTM state", _s, tuple, items=np.ndarray)
 # by hand with fresh numbers: running sums with weights a (layer 1) and b (layer 2), x_t = 1:
 # layer 1 = a t, layer 2 = b a t (t + 1) / 2
 _a, _b, _T = _rng.uniform(0.5, 2.0), _rng.uniform(0.5, 2.0), 5
@@ -346,25 +371,36 @@ for _T, _N, _D, _H, _L, _scale in [(1, 1, 1, 1, 1, 1.0), (1, 3, 2, 4, 2, 1.0), (
         for _i, _name in enumerate(["h_n", "c_n"][:deep.STATE_SIZE[_kind]]):
             utils.check_close(f"final states {_name} {_what}", np.array([_s[_i] for _s in _states]),
                               _hn_torch[_i], atol=1e-10, rtol=1e-8, mistakes=_m[_name])
-        utils.check_equal("type of out", type(_out).__name__, "ndarray")
-        utils.check_equal("dtype of out (float64 inputs)", str(_out.dtype), "float64")
-# against the independent NumPy reference, with NumPy steps; inputs must not be modified
+        utils.check_type(f"out {_what}", _out, np.ndarray, dtype=np.float64,
+                         hint="np.stack of the float64 states is a float64 array")
+        utils.check_type(f"the final states {_what}", _states, list, items=tuple,
+                         hint="the docstring promises a new list of the L final states, each a "
+                              "tuple like states0[l]")
+# saturated units whatever the draw: biases near +-1000 and +-800 drive every tanh and sigmoid of
+# every step to +-1 or 0 (a step's own overflow inside is allowed: errstate)
+_SATURATED = np.array([-1000.0, 1000.0, -800.0, 800.0])
+for _kind in deep.KINDS:
+    _p, _x, _hx, _layers, _states0 = _torch_case(_kind, 3, 2, 3, 2, 2)
+    for _l in range(2):
+        _p[f"bias_ih_l{_l}"][...] = np.resize(_SATURATED, _p[f"bias_ih_l{_l}"].shape)  # in _layers too
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        _out, _states = stacked_forward(_x, _states0, _layers, deep.STEPS[_kind])
+    _out_torch, _hn_torch = deep.torch_forward(_kind, _x, _hx, _p, 2, False)
+    utils.check_close(f"stacked_forward out ({_kind}, 2 layers, saturated units: biases near +-1000)",
+                      _out, _out_torch, atol=1e-10, rtol=1e-8)  # float64 rounding only
+    for _i, _name in enumerate(["h_n", "c_n"][:deep.STATE_SIZE[_kind]]):
+        utils.check_close(f"final states {_name} ({_kind}, saturated units)",
+                          np.array([_s[_i] for _s in _states]), _hn_torch[_i], atol=1e-10, rtol=1e-8)
+# against the independent NumPy reference, with NumPy steps, on fresh inputs that the call must
+# leave as they were (x, the lists states0 and layers, every array in them)
 for _kind in deep.KINDS:
     _p, _x, _hx, _layers, _states0 = _torch_case(_kind, 4, 2, 3, 5, 3)
-    _copies = (_x.copy(), [tuple(a.copy() for a in s) for s in _states0],
-               [tuple(a.copy() for a in w) for w in _layers])
-    _list_before = list(_states0)
-    _out, _states = stacked_forward(_x, _states0, _layers, _ref.NUMPY_STEPS[_kind])
-    _ref_out, _ref_states = _ref.stacked(_copies[0], _copies[1], _copies[2], _ref.NUMPY_STEPS[_kind])
+    _out, _states = utils.call_unchanged(
+        f"stacked_forward(x, states0, layers, step) ({_kind}, T=4, N=2, D=3, H=5, L=3)",
+        stacked_forward, _x, _states0, _layers, _ref.NUMPY_STEPS[_kind])
+    _ref_out, _ref_states = _ref.stacked(_x, _states0, _layers, _ref.NUMPY_STEPS[_kind])
     utils.check_close(f"stacked_forward out ({_kind}, NumPy steps) against the reference", _out,
                       _ref_out, atol=1e-12, rtol=1e-10)  # the same float64 operations
-    utils.check_equal("x unchanged by the call", bool(np.array_equal(_x, _copies[0])), True)
-    utils.check_equal("states0 still holds the initial states (same objects)",
-                      all(a is b for a, b in zip(_states0, _list_before)), True)
-    for _s, _c in zip(_states0, _copies[1]):
-        utils.check_equal("initial state arrays unchanged", all(np.array_equal(a, b) for a, b in zip(_s, _c)), True)
-    for _w, _c in zip(_layers, _copies[2]):
-        utils.check_equal("weights unchanged", all(np.array_equal(a, b) for a, b in zip(_w, _c)), True)
 # float32 inputs are accepted; the answer is good to float32 precision
 _p, _x, _hx, _layers, _states0 = _torch_case("gru", 4, 2, 3, 3, 2)
 _f32 = lambda a: a.astype(np.float32)  # noqa: E731
@@ -454,7 +490,8 @@ assert torch.allclose(out @ W_read.T, out[..., :H] @ W_read[:, :H].T + out[..., 
 # final state as PyTorch defines it (forward: after $x_T$; backward: after $x_1$).
 #
 # Hints: `x[::-1]` is the sequence reversed in time (a view: it does not copy or change `x`);
-# `np.concatenate(..., axis=2)` joins along the features. No `torch` here.
+# `np.concatenate(..., axis=2)` joins along the features. No `torch` here, and change none of your
+# arguments in place (not `x`, not the arrays of the states and weights).
 
 # %% nbgrader={"grade": false, "grade_id": "bidirectional_layer", "locked": false, "schema_version": 3, "solution": true}
 def bidirectional_layer(x, state0_f, state0_b, weights_f, weights_b, step):
@@ -468,9 +505,10 @@ def bidirectional_layer(x, state0_f, state0_b, weights_f, weights_b, step):
     - step: step(x_t, state, W_ih, W_hh, b_ih, b_hh) -> new state, a tuple like `state`
 
     Returns a tuple (out, state_f, state_b):
-    - out: shape (T, N, 2H); out[t] = [h_fwd_t ; h_bwd_t], forward half first, both halves the
-      states at time step t (h_fwd_t has read x_1..x_t, h_bwd_t has read x_T..x_t)
-    - state_f: the forward RNN's final state, after reading x_T
+    - out: an array of shape (T, N, 2H) (float64 for float64 inputs); out[t] = [h_fwd_t ; h_bwd_t],
+      forward half first, both halves the states at time step t (h_fwd_t has read x_1..x_t,
+      h_bwd_t has read x_T..x_t)
+    - state_f: the forward RNN's final state, after reading x_T (a state: a tuple like state0_f)
     - state_b: the backward RNN's final state, after reading x_1 (the last input it reads)
     """
     ### BEGIN SOLUTION
@@ -524,6 +562,8 @@ utils.check_close("bidirectional_layer by hand (running sums of x = 1, 2, 3, 4)"
 utils.check_close("backward final state by hand (after reading x_1: the whole sum)", _sb[0],
                   np.array([[10.0]]), atol=1e-12, rtol=0, mistakes=_case.mistakes("h_b"))
 ### BEGIN HIDDEN TESTS
+from autograder.references import deep as _ref
+
 _rng = utils.seed_all(None)
 for _T, _N, _D, _H in [(1, 1, 1, 1), (1, 3, 2, 4), (6, 1, 4, 2), (3, 2, 3, 3)]:
     for _kind in deep.KINDS:
@@ -534,8 +574,33 @@ for _T, _N, _D, _H in [(1, 1, 1, 1), (1, 3, 2, 4), (6, 1, 4, 2), (3, 2, 3, 3)]:
         _out, _sf, _sb = bidirectional_layer(_rng.standard_normal((_T, _N, _D)), _s0, _s0, _wf, _wb,
                                              deep.STEPS[_kind])
         utils.check_shape(f"out ({_kind}, T={_T}, N={_N}, D={_D}, H={_H})", _out, (_T, _N, 2 * _H))
+        utils.check_type(f"out ({_kind}, T={_T}, N={_N}, D={_D}, H={_H}, float64 inputs)", _out,
+                         np.ndarray, dtype=np.float64,
+                         hint="np.concatenate of the float64 states is a float64 array")
+        for _which, _s in [("forward", _sf), ("backward", _sb)]:
+            utils.check_type(f"the {_which} final state ({_kind})", _s, tuple, items=np.ndarray,
+                             hint="a final state is a state: a tuple like state0_f, (h,) or (h, c), "
+                                  "as step returned it")
         utils.check_equal(f"length of the {_kind} final states", (len(_sf), len(_sb)),
                           (deep.STATE_SIZE[_kind],) * 2)
+# what comes back, on fresh inputs that the call must leave as they were: an LSTM layer, T=4,
+# N=2, D=3, H=2
+_p = deep.random_params("lstm", 3, 2, 1, True, _rng)
+_result = utils.call_unchanged(
+    "bidirectional_layer(x, state0_f, state0_b, weights_f, weights_b, step) (LSTM, T=4, N=2, D=3, H=2)",
+    bidirectional_layer, _rng.standard_normal((4, 2, 3)),
+    tuple(_rng.standard_normal((2, 2)) for _ in range(2)),
+    tuple(_rng.standard_normal((2, 2)) for _ in range(2)),
+    tuple(_p[f"{_n}_l0"] for _n in deep.WEIGHT_NAMES),
+    tuple(_p[f"{_n}_l0_reverse"] for _n in deep.WEIGHT_NAMES),
+    _ref.NUMPY_STEPS["lstm"])
+utils.check_type("what bidirectional_layer returns", _result, tuple,
+                 hint="return out, state_f, state_b: the docstring promises a tuple")
+utils.check_equal("bidirectional_layer returns (out, state_f, state_b): length", len(_result), 3)
+utils.check_type("out of an LSTM layer (float64 inputs)", _result[0], np.ndarray, dtype=np.float64)
+for _which, _s in [("forward", _result[1]), ("backward", _result[2])]:
+    utils.check_type(f"the {_which} final LSTM state", _s, tuple, items=np.ndarray,
+                     hint="a final state is a tuple (h, c) like state0_f, as step returned it")
 # by hand with fresh numbers: forward sums and backward sums of a random x
 _x = _rng.integers(-9, 10, size=(7, 2, 1)).astype(float)
 _out, _sf, _sb = bidirectional_layer(_x, (np.zeros((2, 1)),), (np.zeros((2, 1)),), _one, _one,
@@ -607,18 +672,33 @@ for _T, _N, _D, _H, _scale in [(1, 1, 1, 1, 1.0), (1, 2, 3, 2, 1.0), (6, 1, 2, 5
         for _i in range(deep.STATE_SIZE[_kind]):
             utils.check_close(f"final states {_what}", np.stack([_sf[_i], _sb[_i]]), _hn_torch[_i],
                               atol=1e-10, rtol=1e-8)
-        utils.check_equal("type of out", type(_out).__name__, "ndarray")
-        utils.check_equal("dtype of out (float64 inputs)", str(_out.dtype), "float64")
-# the independent NumPy reference with NumPy steps; inputs unchanged
+        utils.check_type(f"out {_what}", _out, np.ndarray, dtype=np.float64,
+                         hint="np.concatenate of the float64 states is a float64 array")
+# saturated units whatever the draw: biases near +-1000 and +-800 in both directions drive every
+# tanh and sigmoid of every step to +-1 or 0 (a step's own overflow inside is allowed: errstate)
+_SATURATED = np.array([-1000.0, 1000.0, -800.0, 800.0])
+for _kind in deep.KINDS:
+    _p, _x, _hx, _s0f, _s0b, _wf, _wb = _bi_case(_kind, 3, 2, 3, 2)
+    for _name in ("bias_ih_l0", "bias_ih_l0_reverse"):
+        _p[_name][...] = np.resize(_SATURATED, _p[_name].shape)       # in _wf and _wb too
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        _out, _sf, _sb = bidirectional_layer(_x, _s0f, _s0b, _wf, _wb, deep.STEPS[_kind])
+    _out_torch, _hn_torch = deep.torch_forward(_kind, _x, _hx, _p, 1, True)
+    utils.check_close(f"bidirectional_layer out ({_kind}, saturated units: biases near +-1000)", _out,
+                      _out_torch, atol=1e-10, rtol=1e-8)  # float64 rounding only
+    for _i in range(deep.STATE_SIZE[_kind]):
+        utils.check_close(f"final states ({_kind}, saturated units)", np.stack([_sf[_i], _sb[_i]]),
+                          _hn_torch[_i], atol=1e-10, rtol=1e-8)
+# the independent NumPy reference with NumPy steps, on fresh inputs that the call must leave as
+# they were
 for _kind in deep.KINDS:
     _p, _x, _hx, _s0f, _s0b, _wf, _wb = _bi_case(_kind, 5, 2, 3, 4)
-    _copies = [a.copy() for a in (_x,) + _s0f + _s0b + _wf + _wb]
-    _out, _, _ = bidirectional_layer(_x, _s0f, _s0b, _wf, _wb, _ref.NUMPY_STEPS[_kind])
+    _out, _, _ = utils.call_unchanged(
+        f"bidirectional_layer(x, state0_f, state0_b, weights_f, weights_b, step) ({_kind}, T=5, N=2, "
+        "D=3, H=4)", bidirectional_layer, _x, _s0f, _s0b, _wf, _wb, _ref.NUMPY_STEPS[_kind])
     utils.check_close(f"bidirectional_layer ({_kind}, NumPy steps) against the reference", _out,
                       _ref.bidirectional(_x, _s0f, _s0b, _wf, _wb, _ref.NUMPY_STEPS[_kind])[0],
                       atol=1e-12, rtol=1e-10)  # the same float64 operations
-    utils.check_equal("inputs unchanged by the call",
-                      all(np.array_equal(a, b) for a, b in zip((_x,) + _s0f + _s0b + _wf + _wb, _copies)), True)
 # float32 inputs are accepted
 _p, _x, _hx, _s0f, _s0b, _wf, _wb = _bi_case("lstm", 4, 2, 3, 3)
 _f32 = lambda t: tuple(a.astype(np.float32) for a in t)  # noqa: E731
@@ -678,7 +758,8 @@ print("names of a 2-layer bidirectional LSTM:", deep.param_names(2, True))
 #
 # The initial states come as a tuple like a step's state, but stacked over layers and directions:
 # `hx = (h0,)` for an RNN or a GRU, `(h0, c0)` for an LSTM, each array (L·K, N, H). Return the final
-# states in the same form and layout. No `torch` here.
+# states in the same form and layout. No `torch` here, and change none of your arguments in place
+# (not `x`, not the arrays of `hx`, not the dict `params`).
 
 # %% nbgrader={"grade": false, "grade_id": "deep_rnn_forward", "locked": false, "schema_version": 3, "solution": true}
 def deep_rnn_forward(x, hx, params, step, num_layers, bidirectional=True):
@@ -698,7 +779,8 @@ def deep_rnn_forward(x, hx, params, step, num_layers, bidirectional=True):
     - bidirectional: K = 2 directions if True, else 1
 
     Returns a tuple (out, hn):
-    - out: the top layer's output at every step, shape (T, N, K*H) (forward half first)
+    - out: the top layer's output at every step, an array of shape (T, N, K*H) (forward half
+      first; float64 for float64 inputs)
     - hn: the final states, a tuple like hx of arrays of shape (L*K, N, H), same layout
     """
     ### BEGIN SOLUTION
@@ -761,6 +843,8 @@ utils.check_close("deep_rnn_forward by hand: out", _out,
 utils.check_close("deep_rnn_forward by hand: h_n", _hn[0], np.array([10.0, 10.0, 50.0, 50.0]).reshape(4, 1, 1),
                   atol=1e-12, rtol=0)
 ### BEGIN HIDDEN TESTS
+from autograder.references import deep as _ref
+
 _rng = utils.seed_all(None)
 for _T, _N, _D, _H, _L, _bi in [(1, 1, 1, 1, 1, True), (1, 2, 3, 2, 2, False), (3, 1, 2, 4, 3, True),
                                 (2, 2, 3, 3, 2, True)]:
@@ -771,9 +855,26 @@ for _T, _N, _D, _H, _L, _bi in [(1, 1, 1, 1, 1, True), (1, 2, 3, 2, 2, False), (
         _out, _hn = deep_rnn_forward(_rng.standard_normal((_T, _N, _D)), _hx, _p, deep.STEPS[_kind], _L, _bi)
         utils.check_shape(f"out ({_kind}, T={_T}, N={_N}, D={_D}, H={_H}, L={_L}, bidirectional={_bi})",
                           _out, (_T, _N, _K * _H))
+        utils.check_type(f"out ({_kind}, L={_L}, bidirectional={_bi}, float64 inputs)", _out, np.ndarray,
+                         dtype=np.float64)
+        utils.check_type(f"hn ({_kind}, L={_L}, bidirectional={_bi})", _hn, tuple, items=np.ndarray,
+                         hint="the docstring promises a tuple like hx: (h_n,) or (h_n, c_n), of arrays")
         utils.check_equal("length of hn", len(_hn), deep.STATE_SIZE[_kind])
         for _s in _hn:
             utils.check_shape(f"hn arrays ({_kind}, L={_L}, bidirectional={_bi})", _s, (_L * _K, _N, _H))
+            utils.check_type(f"hn arrays ({_kind}, float64 inputs)", _s, np.ndarray, dtype=np.float64)
+# what comes back, on fresh inputs that the call must leave as they were (x, the arrays of hx, the
+# dict params): a 2-layer bidirectional LSTM, T=3, N=2, D=3, H=2
+_result = utils.call_unchanged(
+    "deep_rnn_forward(x, hx, params, step, 2, True) (LSTM, T=3, N=2, D=3, H=2)", deep_rnn_forward,
+    _rng.standard_normal((3, 2, 3)), tuple(_rng.standard_normal((4, 2, 2)) for _ in range(2)),
+    deep.random_params("lstm", 3, 2, 2, True, _rng), _ref.NUMPY_STEPS["lstm"], 2, True)
+utils.check_type("what deep_rnn_forward returns", _result, tuple, hint="return out, hn: a tuple (out, hn)")
+utils.check_equal("deep_rnn_forward returns a pair (out, hn)", len(_result), 2)
+utils.check_type("out of a 2-layer bidirectional LSTM (float64 inputs)", _result[0], np.ndarray,
+                 dtype=np.float64)
+utils.check_type("hn of an LSTM", _result[1], tuple, items=np.ndarray,
+                 hint="the docstring promises a tuple like hx, (h_n, c_n), of arrays; a list is not a tuple")
 # by hand with fresh weights: one unidirectional running-sum layer with weight a, x_t = 1: h_t = a t
 _a = _rng.uniform(0.5, 2.0)
 _p = {"weight_ih_l0": np.full((1, 1), _a), "weight_hh_l0": np.ones((1, 1)), "bias_ih_l0": np.zeros(1),
@@ -843,18 +944,37 @@ for _T, _N, _D, _H, _L, _bi, _scale in [(1, 1, 1, 1, 1, True, 1.0), (1, 2, 3, 2,
         for _i, _state in enumerate(["h_n", "c_n"][:len(_hx)]):
             utils.check_close(f"deep_rnn_forward {_state} {_what}", _hn[_i], _hn_torch[_i],
                               atol=1e-10, rtol=1e-8, mistakes=_m[_state])
-        utils.check_equal("type of out", type(_out).__name__, "ndarray")
-        utils.check_equal("dtype of out (float64 inputs)", str(_out.dtype), "float64")
-# against the independent NumPy reference with NumPy steps; inputs unchanged
+        utils.check_type(f"out {_what}", _out, np.ndarray, dtype=np.float64)
+        utils.check_type(f"hn {_what}", _hn, tuple, items=np.ndarray,
+                         hint="the docstring promises a tuple like hx: (h_n,) or (h_n, c_n), of arrays")
+# saturated units whatever the draw: biases near +-1000 and +-800 in every layer and direction drive
+# every tanh and sigmoid of every step to +-1 or 0 (a step's own overflow inside is allowed: errstate)
+_SATURATED = np.array([-1000.0, 1000.0, -800.0, 800.0])
+for _kind, _bi in [("rnn", True), ("lstm", True), ("gru", True), ("lstm", False)]:
+    _p, _x, _hx = _deep_case(_kind, 3, 2, 3, 2, 2, _bi)
+    for _name in _p:
+        if _name.startswith("bias_ih"):
+            _p[_name] = np.resize(_SATURATED, _p[_name].shape)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        _out, _hn = deep_rnn_forward(_x, _hx, _p, deep.STEPS[_kind], 2, _bi)
+    _out_torch, _hn_torch = deep.torch_forward(_kind, _x, _hx, _p, 2, _bi)
+    _what = f"({_kind}, 2 layers, bidirectional={_bi}, saturated units: biases near +-1000)"
+    utils.check_close(f"deep_rnn_forward out {_what}", _out, _out_torch, atol=1e-10, rtol=1e-8)  # rounding
+    for _i, _state in enumerate(["h_n", "c_n"][:len(_hx)]):
+        utils.check_close(f"deep_rnn_forward {_state} {_what}", _hn[_i], _hn_torch[_i], atol=1e-10, rtol=1e-8)
+# against the independent NumPy reference with NumPy steps, on fresh inputs that the call must
+# leave as they were (x, the arrays of hx, the dict params and its arrays)
 for _kind in deep.KINDS:
     _p, _x, _hx = _deep_case(_kind, 4, 2, 3, 4, 2, True)
-    _copies = [a.copy() for a in (_x,) + _hx] + [v.copy() for v in _p.values()]
-    _out, _hn = deep_rnn_forward(_x, _hx, _p, _ref.NUMPY_STEPS[_kind], 2, True)
+    _out, _hn = utils.call_unchanged(
+        f"deep_rnn_forward(x, hx, params, step, 2, True) ({_kind}, T=4, N=2, D=3, H=4)", deep_rnn_forward,
+        _x, _hx, _p, _ref.NUMPY_STEPS[_kind], 2, True)
     _ref_out, _ref_hn = _ref.deep(_x, _hx, _p, _ref.NUMPY_STEPS[_kind], 2, True)
     utils.check_close(f"deep_rnn_forward ({_kind}, NumPy steps) against the reference", _out, _ref_out,
                       atol=1e-12, rtol=1e-10)  # the same float64 operations
-    utils.check_equal("inputs unchanged by the call",
-                      all(np.array_equal(a, b) for a, b in zip([_x, *_hx, *_p.values()], _copies)), True)
+    for _i, _state in enumerate(["h_n", "c_n"][:len(_hx)]):
+        utils.check_close(f"deep_rnn_forward {_state} ({_kind}, NumPy steps) against the reference",
+                          _hn[_i], _ref_hn[_i], atol=1e-12, rtol=1e-10)  # the same float64 operations
 # float32 inputs are accepted
 _p, _x, _hx = _deep_case("gru", 3, 2, 3, 2, 2, True)
 _out32, _ = deep_rnn_forward(_x.astype(np.float32), tuple(a.astype(np.float32) for a in _hx),
