@@ -242,6 +242,23 @@ def test_call_unchanged_names_an_argument_changed_in_place():
     assert utils.call_unchanged("copies", lambda x: sorted(x), ["b", "a"]) == ["a", "b"]
 
 
+def test_call_unchanged_compares_tensors_by_value_and_lets_a_generator_draw():
+    import torch
+
+    def clamps(lengths):
+        lengths -= 1
+        return lengths
+
+    # a correct call on a tensor passes (a copied tensor is not the same object, yet equal)
+    assert utils.call_unchanged("reads", lambda t: int(t.sum()), torch.tensor([1, 2])) == 3
+    with pytest.raises(utils.CheckFailure, match="argument 1 in place"):
+        utils.call_unchanged("clamps", clamps, torch.tensor([3, 1]))
+    with pytest.raises(utils.CheckFailure, match="argument 1 in place"):
+        utils.call_unchanged("reshapes", lambda t: t.resize_(4), torch.zeros(2, 2))
+    rng = np.random.default_rng(0)
+    assert 0 <= utils.call_unchanged("draws", lambda p, g: int(g.choice(2, p=p)), [0.5, 0.5], rng) < 2
+
+
 def test_check_type_asks_for_what_the_docstring_promises():
     utils.check_type("list", ["a", np.str_("b")], list, items=str)
     utils.check_type("int64", np.zeros(0, dtype=np.int64), np.ndarray, dtype=np.int64)

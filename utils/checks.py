@@ -79,6 +79,13 @@ def check_type(name, value, expected_type, dtype=None, items=None, hint=None):
 
 
 def _same(a, b):
+    if isinstance(a, np.random.Generator):  # drawing from a generator is what it is given for
+        return True
+    if type(a).__module__.startswith("torch") and hasattr(a, "shape") and hasattr(a, "dtype"):
+        import torch
+
+        return (isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype
+                and bool(torch.equal(a.detach().cpu(), b.detach().cpu())))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
                 and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
@@ -94,7 +101,8 @@ def _same(a, b):
 
 def call_unchanged(name, func, *args, **kwargs):
     """Call ``func(*args, **kwargs)`` and fail if the call changed one of its arguments in place
-    (an array's entries, a list's items); returns what the call returned."""
+    (an array's or a tensor's entries, shape or dtype, a list's items, a dict's entries); returns
+    what the call returned. A NumPy Generator argument may change: drawing from it is its use."""
     import copy
 
     before = copy.deepcopy((args, kwargs))

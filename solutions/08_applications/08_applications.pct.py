@@ -47,9 +47,10 @@
 #
 # **How to work.** Complete each cell that says `# YOUR CODE HERE` (delete the `raise` line) and run
 # the test cell below it. Exercises 1–3, 6 and 7 are NumPy, in float64, without PyTorch; exercises
-# 4, 5 and 8 are small `torch.nn.Module`s. When the notebook is graded, hidden tests add fresh random inputs and
-# edge cases, and evaluate your trained models on held-out data drawn with a fresh seed. When a
-# result matches a common mistake, the message names it.
+# 4, 5 and 8 are small `torch.nn.Module`s. No function and no `forward` may change its arguments in
+# place: the caller's arrays, lists and tensors are not yours to change. When the notebook is graded,
+# hidden tests add fresh random inputs and edge cases, and evaluate your trained models on held-out
+# data drawn with a fresh seed. When a result matches a common mistake, the message names it.
 #
 # **Conventions** (as in the whole course): sequences are **time-major**, ids have shape `(T, N)` and
 # features `(T, N, D)`; states are `(N, H)`, all states `(T, N, H)`; `torch.nn` modules are built
@@ -119,11 +120,14 @@ print("grading mode:", utils.grading_mode(), "| device:", DEVICE)
 # Write `pad_batch(sequences, pad_id=0)`: it takes a list of N one-dimensional integer sequences
 # (NumPy arrays or Python lists, each of length at least 1) and returns
 #
-# * `ids` (T_max, N) int64: `ids[t, n]` is token `t` of sequence `n`, or `pad_id` after its end;
-# * `mask` (T_max, N) **bool**: True at real tokens, False at padding;
+# * `ids` (T_max, N) int64 (whatever integer dtype the sequences have): `ids[t, n]` is token `t` of
+#   sequence `n`, or `pad_id` after its end;
+# * `mask` (T_max, N) **bool**: True at real tokens, False at padding. It follows from the lengths,
+#   as in the formula above, not from the ids: a real token may equal `pad_id` and is still real;
 # * `lengths` (N,) int64.
 #
-# The padding comes **after** each sequence, and the inputs must not be modified.
+# The result is a tuple `(ids, mask, lengths)`. The padding comes **after** each sequence, and the
+# inputs must not be modified.
 
 # %% nbgrader={"grade": false, "grade_id": "pad_batch", "locked": false, "schema_version": 3, "solution": true}
 def pad_batch(sequences, pad_id=0):
@@ -134,8 +138,10 @@ def pad_batch(sequences, pad_id=0):
     - pad_id: the id written after the end of each sequence
 
     Returns a tuple (ids, mask, lengths):
-    - ids: (T_max, N) int64, ids[t, n] = sequences[n][t] for t < len(sequences[n]), else pad_id
-    - mask: (T_max, N) bool, True exactly where ids holds a real token
+    - ids: (T_max, N) int64 (for any integer dtype of the sequences),
+      ids[t, n] = sequences[n][t] for t < len(sequences[n]), else pad_id
+    - mask: (T_max, N) bool, True exactly where ids holds a real token: t < len(sequences[n]),
+      even where that token equals pad_id
     - lengths: (N,) int64, the length of each sequence
     """
     ### BEGIN SOLUTION
@@ -182,17 +188,40 @@ _cases = [[list(_rng.integers(0, 50, size=_rng.integers(1, 9))) for _ in range(_
           [_rng.integers(1, 5, size=k) for k in (1, 6, 2, 6)]]           # two longest
 for _seqs in _cases:
     _pad = int(_rng.integers(-3, 100))
-    _copies = [np.array(s).copy() for s in _seqs]
-    _got = pad_batch(_seqs, pad_id=_pad)
     _want = _ref.pad_batch(_seqs, _pad)
     _mist = _ref.pad_batch_mistakes(_seqs, _pad)
+    # fresh inputs, not copies: the call must leave every sequence (and the list) as it was
+    _got = utils.call_unchanged(f"pad_batch(..., pad_id={_pad}) of lengths {[len(s) for s in _seqs]}",
+                                pad_batch, _seqs, pad_id=_pad)
+    utils.check_type("pad_batch(...) returns", _got, tuple,
+                     hint="return ids, mask, lengths: a tuple of three arrays")
     for _k, _name in enumerate(("ids", "mask", "lengths")):
+        utils.check_type(f"pad_batch(...) {_name}", _got[_k], np.ndarray, dtype=_want[_k].dtype,
+                         hint="ids and lengths are int64 arrays, mask a bool array")
         utils.check_close(f"pad_batch(...) {_name}, lengths {[len(s) for s in _seqs]}, pad_id {_pad}",
                           np.asarray(_got[_k], dtype=float), _want[_k].astype(float),
                           atol=0, rtol=0, mistakes=_mist.get(_name))  # integers: exact
-        utils.check_equal(f"dtype of {_name}", np.asarray(_got[_k]).dtype, _want[_k].dtype)
-    for _s, _c in zip(_seqs, _copies):
-        utils.check_equal("pad_batch must not modify its inputs", np.array(_s), _c)
+# real tokens equal to pad_id, fixed: the mask follows from the lengths, not from the ids
+for _seqs, _pad in [([[4, 0, 7], [2], [0, 0]], 0), ([np.array([7, 1]), np.array([7, 7, 7])], 7)]:
+    _want = _ref.pad_batch(_seqs, _pad)
+    _ids, _mask, _lengths = pad_batch(_seqs, pad_id=_pad)
+    _label = f"pad_batch({[list(map(int, s)) for s in _seqs]}, pad_id={_pad})"
+    utils.check_equal(f"{_label} ids", np.asarray(_ids), _want[0])
+    utils.check_close(f"{_label} mask, where real tokens equal pad_id", np.asarray(_mask, dtype=float),
+                      _want[1].astype(float), atol=0, rtol=0,  # booleans: exact
+                      mistakes={"the mask was read off the ids (ids != pad_id), but a real token equal to "
+                                "pad_id is still a real token": (_want[0] != _pad).astype(float)},
+                      hint="the mask says t < len(sequences[n]): build it from the lengths, not from the ids")
+# sequences of other integer dtypes: ids and lengths are int64 all the same
+for _dtype in (np.int32, np.uint8, np.int16):
+    _label = f"pad_batch of {np.dtype(_dtype)} sequences [3, 1], [2, 5, 4] with pad_id=6"
+    _got = utils.call_unchanged(_label, pad_batch,
+                                [np.array([3, 1], dtype=_dtype), np.array([2, 5, 4], dtype=_dtype)], pad_id=6)
+    for _k, (_name, _dt) in enumerate((("ids", np.int64), ("mask", bool), ("lengths", np.int64))):
+        utils.check_type(f"{_label}: {_name}", _got[_k], np.ndarray, dtype=_dt,
+                         hint="ids and lengths are int64 whatever the integer dtype of the sequences: "
+                              "give the dtype, np.full(..., dtype=np.int64)")
+    utils.check_equal(f"{_label}: ids", _got[0], np.array([[3, 2], [1, 5], [6, 4]]))
 utils.check_no_library("pad_batch", pad_batch, ["torch", "pad_sequence", "autograder"])
 _ = check_no_library_calls("pad_batch", pad_batch, _cases[0], 0)
 ### END HIDDEN TESTS
@@ -279,13 +308,14 @@ for _T, _N, _V in [(1, 1, 2), (5, 1, 3), (1, 4, 7), (6, 5, 5), (3, 3, 3)]:
     _mask = np.arange(_T)[:, None] < _lengths[None, :]
     _logits = 3.0 * _rng.standard_normal((_T, _N, _V))
     _targets = np.where(_mask, _rng.integers(0, _V, size=(_T, _N)), 0)
-    _copies = [a.copy() for a in (_logits, _targets, _mask)]
-    utils.check_close(f"masked_cross_entropy, T={_T}, N={_N}, V={_V}, lengths {list(_lengths)}",
-                      masked_cross_entropy(_logits, _targets, _mask),
+    _label = f"masked_cross_entropy, T={_T}, N={_N}, V={_V}, lengths {list(_lengths)}"
+    # fresh inputs, not copies: the call must leave logits, targets and mask as they were
+    _got = utils.call_unchanged(_label, masked_cross_entropy, _logits, _targets, _mask)
+    utils.check_type(_label, _got, float,
+                     hint="return one number: float(loss) (NumPy's float64 scalar is a float too)")
+    utils.check_close(_label, _got,
                       _ref.masked_cross_entropy(_logits, _targets, _mask), atol=1e-12, rtol=1e-10,
                       mistakes=_ref.masked_cross_entropy_mistakes(_logits, _targets, _mask))
-    for _a, _c in zip((_logits, _targets, _mask), _copies):
-        utils.check_equal("masked_cross_entropy must not modify its inputs", _a, _c)
     # float32 logits are accepted; the answer is then good to float32 precision
     utils.check_close("masked_cross_entropy with float32 logits",
                       masked_cross_entropy(_logits.astype(np.float32), _targets, _mask),
@@ -306,6 +336,34 @@ if _caught:
 utils.check_close("masked_cross_entropy with logits in the thousands", _got,
                   _ref.masked_cross_entropy(_logits, _targets, _mask), atol=1e-9, rtol=1e-12,
                   mistakes=_ref.masked_cross_entropy_mistakes(_logits, _targets, _mask))  # exact maths
+# fixed rows that span thousands (one near +-1000, one from -3000 to 3000, one all near -2000) and
+# targets away from each row's maximum: only each row's own maximum keeps exp and log finite
+_logits = np.array([[[-1000.0, 1000.0, -800.0, 800.0], [3000.0, -3000.0, 0.0, 2990.0]],
+                    [[-2000.0, -2500.0, -2100.0, -4000.0], [0.5, -0.5, 1000.0, -1000.0]]])
+_targets = np.array([[0, 3], [1, 3]])
+_mask = np.array([[True, True], [True, False]])
+with _warnings.catch_warnings(record=True) as _caught:
+    _warnings.simplefilter("always")
+    _got = masked_cross_entropy(_logits, _targets, _mask)
+if _caught:
+    raise utils.CheckFailure(
+        "masked_cross_entropy with fixed rows that span thousands: NumPy warned "
+        f"({_caught[0].message}). Subtract each row's own largest logit before np.exp (log-sum-exp).")
+utils.check_close("masked_cross_entropy with fixed rows that span thousands", _got,
+                  _ref.masked_cross_entropy(_logits, _targets, _mask), atol=1e-9, rtol=1e-12,  # exact maths
+                  mistakes=_ref.masked_cross_entropy_mistakes(_logits, _targets, _mask),
+                  hint="subtract each row's own maximum (axis=2, keepdims=True): the maximum of the "
+                       "whole batch, a row's mean or the target's logit leave exponents in the thousands")
+# targets of other integer dtypes, fixed (lengths 2 and 1)
+_logits = np.array([[[0.0, np.log(3.0)], [np.log(2.0), 0.0]], [[1.0, 1.0], [5.0, -5.0]]])
+_mask = np.array([[True, True], [True, False]])
+for _dtype in (np.int32, np.uint8, np.int16):
+    _targets = np.array([[1, 0], [0, 1]], dtype=_dtype)
+    _label = f"masked_cross_entropy with {np.dtype(_dtype)} targets"
+    _got = utils.call_unchanged(_label, masked_cross_entropy, _logits, _targets, _mask)
+    utils.check_type(_label, _got, float)
+    utils.check_close(_label, _got, (np.log(4 / 3) + np.log(1.5) + np.log(2.0)) / 3,
+                      atol=1e-12, rtol=1e-12)  # float64 rounding only
 utils.check_no_library("masked_cross_entropy", masked_cross_entropy,
                        ["torch", "scipy", "autograder"])
 _ = check_no_library_calls("masked_cross_entropy", masked_cross_entropy, _logits, _targets, _mask)
@@ -443,23 +501,35 @@ for _shape, _V, _E, _pad in [((1, 1), 1, 1, None), ((7,), 3, 2, None), ((4, 3), 
     _ids = _rng.integers(0, _V, size=_shape)
     _ids.reshape(-1)[0] = _ids.reshape(-1)[-1]                 # at least one repeated id
     _d = _rng.standard_normal(_shape + (_E,))
-    _copies = (_d.copy(), _ids.copy())
     _W = torch.zeros(_V, _E, dtype=torch.float64, requires_grad=True)
     (torch.nn.functional.embedding(torch.as_tensor(_ids), _W, padding_idx=_pad)
      * torch.as_tensor(_d)).sum().backward()
-    _got = embedding_backward(_d, _ids, _V, padding_idx=_pad)
-    utils.check_close(f"embedding_backward, ids of shape {_shape}, V={_V}, E={_E}, padding_idx={_pad}",
-                      _got, _W.grad.numpy(), atol=1e-12, rtol=1e-10,   # float64 rounding only
+    _label = f"embedding_backward, ids of shape {_shape}, V={_V}, E={_E}, padding_idx={_pad}"
+    # fresh inputs, not copies: the call must leave d_out and ids as they were
+    _got = utils.call_unchanged(_label, embedding_backward, _d, _ids, _V, padding_idx=_pad)
+    utils.check_type(_label, _got, np.ndarray, dtype=np.float64,
+                     hint="dW is a float64 array (V, E), as np.zeros((V, E)) gives")
+    utils.check_close(_label, _got, _W.grad.numpy(), atol=1e-12, rtol=1e-10,   # float64 rounding only
                       mistakes=_ref.embedding_backward_mistakes(_d, _ids, _V, _pad))
-    utils.check_equal("dtype of dW", np.asarray(_got).dtype, np.dtype(np.float64))
-    utils.check_equal("embedding_backward must not modify d_out", _d, _copies[0])
-    utils.check_equal("embedding_backward must not modify ids", _ids, _copies[1])
     # float32 gradients are accepted
     utils.check_close("embedding_backward with float32 d_out",
                       embedding_backward(_d.astype(np.float32), _ids, _V, padding_idx=_pad),
                       _W.grad.numpy(), atol=1e-5, rtol=1e-5)  # float32: ~7 significant digits
 utils.check_no_library("embedding_backward", embedding_backward, ["torch", "autograder"])
 _ = check_no_library_calls("embedding_backward", embedding_backward, _d, _ids, _V)
+# padding_idx = 0, an id like any other (and a false value in Python), with ids of several integer
+# dtypes, fixed: row 0 gets zero, row 1 gets d_out[2, 0], row 2 gets d_out[0, 1] + d_out[1, 0]
+_ids = np.array([[0, 2], [2, 0], [1, 0]])
+_d = np.arange(1.0, 13.0).reshape(3, 2, 2)
+for _dtype in (np.int64, np.int32, np.uint8, np.int16):
+    _label = f"embedding_backward with {np.dtype(_dtype)} ids {_ids.tolist()}, V=3, padding_idx=0"
+    _got = utils.call_unchanged(_label, embedding_backward, _d, _ids.astype(_dtype), 3, padding_idx=0)
+    utils.check_type(_label, _got, np.ndarray, dtype=np.float64)
+    utils.check_close(_label, _got, [[0.0, 0.0], [9.0, 10.0], [3.0 + 5.0, 4.0 + 6.0]],
+                      atol=1e-12, rtol=1e-12,  # sums of small integers: exact
+                      mistakes=_ref.embedding_backward_mistakes(_d, _ids, 3, 0),
+                      hint="padding_idx=0 is an id too: test `padding_idx is not None`, not "
+                           "`if padding_idx:` (0 is false)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -487,9 +557,9 @@ _ = check_no_library_calls("embedding_backward", embedding_backward, _d, _ids, _
 # * `self.out`: `torch.nn.Linear(hidden, 2)` (scores of "unbalanced" and "balanced");
 # * `forward(ids, lengths)`: embed the padded ids (T, N), run the GRU on the **packed** batch
 #   (`torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)`; lengths in any
-#   order, as a CPU tensor or a list), and return the **logits** (N, 2) of `self.out` applied to each
-#   string's state after its **own** last bracket — not after the padding. No softmax: the loss
-#   applies it.
+#   order, as a CPU tensor, a NumPy array as `pad_batch` gives, or a list), and return the
+#   **logits** (N, 2) of `self.out` applied to each string's state after its **own** last bracket —
+#   not after the padding. No softmax: the loss applies it.
 #
 # `torch.nn.GRU` returns its final state with a leading layer axis, `(1, N, H)`. Any way that gives
 # each string's own last state is right (packing is the usual one). The test compares each string of
@@ -569,6 +639,26 @@ for _H, _E, _lens in [(1, 1, [1]), (4, 2, [6, 6, 6]), (3, 5, [2, 14, 1, 8, 3]), 
 _model = BracketClassifier()
 _bracket_checks(_model, [_rng.integers(1, 3, size=k).tolist() for k in (10, 2, 17, 5)],
                 "BracketClassifier in float32", tol=1e-5)  # float32: ~7 significant digits
+# fixed: a batch padded beyond its longest string (T = 7, lengths 3, 1, 5), the lengths as a NumPy
+# array (as pad_batch gives), a tensor and a list; forward leaves ids and lengths as they were (the
+# tensors share the arrays' memory, so a change in place shows in the arrays)
+_model = BracketClassifier(hidden=3, embed_dim=2).double()
+_seqs = [[1, 2, 1], [2], [1, 1, 2, 2, 1]]
+_ids = np.zeros((7, 3), dtype=np.int64)
+for _n, _s in enumerate(_seqs):
+    _ids[:len(_s), _n] = _s
+with torch.no_grad():
+    _alone = torch.stack([_model.out(_model.gru(_model.embed(torch.as_tensor(_s)[:, None]))[1][0, 0])
+                          for _s in _seqs]).numpy()
+    for _kind, _as in [("a NumPy array", np.asarray), ("a tensor", torch.from_numpy),
+                        ("a list", np.ndarray.tolist)]:
+        _label = f"BracketClassifier: forward(ids of shape (7, 3), lengths [3, 1, 5] as {_kind})"
+        _got = utils.call_unchanged(_label, lambda ids, lengths: _model(torch.from_numpy(ids), _as(lengths)),
+                                    _ids, np.array([3, 1, 5]))
+        utils.check_type(_label, _got, torch.Tensor, hint="return the logits as a tensor (N, 2)")
+        utils.check_shape(_label, _got, (3, 2))
+        utils.check_close(f"{_label}, against each string alone", _got.numpy(), _alone,
+                          atol=1e-10, rtol=1e-10)  # float64: packing changes only the order of some sums
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -700,9 +790,10 @@ if _acc < 0.9:
 # * `self.out`: `torch.nn.Linear(2 * hidden, n_tags)`;
 # * `forward(ids, lengths)`: embed the ids (T, N), pack them with
 #   `torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)` (the lengths may come
-#   in any order; pass them as a CPU tensor or a list), run the LSTM, unpack with
+#   in any order, as a CPU tensor, a NumPy array or a list), run the LSTM, unpack with
 #   `torch.nn.utils.rnn.pad_packed_sequence(..., total_length=ids.shape[0])`, and return the
 #   **logits** (T, N, n_tags) of the output layer at every position (no softmax: the loss applies it).
+#   T is `ids.shape[0]` also when the batch is padded beyond its longest sentence.
 #
 # The test compares each sentence of a padded batch with the same sentence run alone.
 
@@ -722,7 +813,8 @@ class Tagger(torch.nn.Module):
 
     def forward(self, ids, lengths):
         """ids: (T, N) int64 tensor, padded; lengths: (N,) the real lengths (any order).
-        Returns logits (T, N, n_tags); rows at padded positions may hold anything."""
+        Returns logits (T, N, n_tags), T = ids.shape[0] even when every sentence is shorter;
+        rows at padded positions may hold anything."""
         ### BEGIN SOLUTION
         lengths = torch.as_tensor(lengths).cpu()
         packed = torch.nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, enforce_sorted=False)
@@ -782,6 +874,28 @@ for _V, _tags, _E, _H, _lens in [(3, 2, 1, 1, [1]), (20, 9, 5, 3, [6, 6, 6]), (1
 _model = Tagger(vocab_size=10, n_tags=9)
 _tagger_checks(_model, [_rng.integers(1, 10, size=k).tolist() for k in (5, 2, 8)], "Tagger in float32",
                tol=1e-5)  # float32: ~7 significant digits
+# fixed: a batch padded beyond its longest sentence (T = 6, lengths 3 and 2) still gives T rows of
+# logits; the lengths as a NumPy array, a tensor and a list; forward leaves ids and lengths as they were
+_model = Tagger(vocab_size=8, n_tags=4, embed_dim=3, hidden=2).double()
+_sentences = [[5, 1, 7], [2, 6]]
+_ids = np.zeros((6, 2), dtype=np.int64)
+for _n, _s in enumerate(_sentences):
+    _ids[:len(_s), _n] = _s
+with torch.no_grad():
+    for _kind, _as in [("a NumPy array", np.asarray), ("a tensor", torch.from_numpy),
+                        ("a list", np.ndarray.tolist)]:
+        _label = f"Tagger: forward(ids of shape (6, 2), lengths [3, 2] as {_kind})"
+        _got = utils.call_unchanged(_label, lambda ids, lengths: _model(torch.from_numpy(ids), _as(lengths)),
+                                    _ids, np.array([3, 2]))
+        utils.check_type(_label, _got, torch.Tensor, hint="return the logits as a tensor (T, N, n_tags)")
+        utils.check_shape(f"{_label}: logits of a batch padded beyond its longest sentence", _got, (6, 2, 4),
+                          hint="one row per row of ids, T = ids.shape[0], even when every sentence is "
+                               "shorter: pad_packed_sequence(..., total_length=ids.shape[0])")
+        for _n, _s in enumerate(_sentences):
+            _alone = _model.out(_model.lstm(_model.embed(torch.as_tensor(_s)[:, None]))[0])[:, 0]
+            utils.check_close(f"{_label}: sentence {_n} against the same sentence alone",
+                              _got[:len(_s), _n].numpy(), _alone.numpy(),
+                              atol=1e-10, rtol=1e-10)  # float64: packing changes only the order of some sums
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1081,7 +1195,7 @@ def sample_next(logits, temperature, rng):
 
     logits: (V,) array of float scores; temperature: a number > 0 (ValueError otherwise);
     rng: a np.random.Generator, the only source of randomness.
-    Returns an int in 0 .. V-1.
+    Returns a Python int in 0 .. V-1.
     """
     ### BEGIN SOLUTION
     if not temperature > 0:
@@ -1134,8 +1248,9 @@ for _k, _tau in enumerate(_case.inputs["taus"]):
                         f"sample_next(log(1, 2, 5), tau={_tau:g})", _case.expected["p"][_k],
                         {_d: _p[_k] for _d, _p in _case.mistakes("p").items()},
                         tol=0.03)  # sd of a frequency <= 0.0056 at n = 8000: more than 5 sd
-utils.check_equal("sample_next returns an int", isinstance(sample_next(_logits, 1.0, np.random.default_rng(0)),
-                                                           (int, np.integer)), True)
+utils.check_type("sample_next(log(1, 2, 5), tau=1) returns",
+                 sample_next(_logits, 1.0, np.random.default_rng(0)), int,
+                 hint="a Python int: convert with int(...) (np.argmax and np.searchsorted give NumPy's int64)")
 # the generator: the same state gives the same draws, other seeds other draws
 _a = utils.repeat_calls(sample_next, 40, np.zeros(4), 1.0, np.random.default_rng(11))
 _b = utils.repeat_calls(sample_next, 40, np.zeros(4), 1.0, np.random.default_rng(11))
@@ -1189,6 +1304,19 @@ for _tau in [0.0, -1e-3, -2.5]:
         warnings.simplefilter("error")
         utils.check_raises(f"sample_next(..., temperature={_tau})", sample_next, ValueError, _l, _tau,
                            np.random.default_rng(0), match="temperature")
+# fixed float64 logits that span thousands, at three temperatures: the draw is then certain (the
+# largest logit), an int, and the caller's logits are left as they were (fresh for every call)
+for _tau in [1.0, 0.3, 1e-8]:
+    _label = f"sample_next(logits (-1000, 1000, -800, 800), tau={_tau:g})"
+    with warnings.catch_warnings(record=True) as _caught:
+        warnings.simplefilter("always")
+        _k = utils.call_unchanged(_label, lambda logits: sample_next(logits, _tau, np.random.default_rng(3)),
+                                  np.array([-1000.0, 1000.0, -800.0, 800.0]))
+    if _caught:
+        raise utils.CheckFailure(f"{_label}: NumPy warned ({_caught[0].message}). Subtract the maximum of "
+                                 "logits / temperature before np.exp (overflow of a naive softmax).")
+    utils.check_type(_label, _k, int, hint="a Python int: convert with int(...)")
+    utils.check_equal(f"{_label}: the id of the largest logit", _k, 1)
 utils.check_no_library("sample_next", sample_next, ["torch", "autograder"])
 _ = check_no_library_calls("sample_next", sample_next, _l, 1.0, np.random.default_rng(0))
 ### END HIDDEN TESTS
@@ -1389,15 +1517,12 @@ for _trial in range(40):
     _start, _end = (int(v) for v in _rng.choice(_V, size=2, replace=False))
     _max = int(_rng.integers(0, 12))
     _step = _decoder(_E, _W, _Wo)
-    _h0_copy = _h0.copy()
-    _got = greedy_decode(_step, _h0, _start, _end, _max)
-    utils.check_equal("type of the result", type(_got), list)
-    utils.check_equal(f"greedy_decode of a random decoder (V={_V}, H={_H}, max_len={_max})",
-                      [int(i) for i in _got], _ref.greedy_decode(_step, _h0, _start, _end, _max),
+    _label = f"greedy_decode of a random decoder (V={_V}, H={_H}, max_len={_max})"
+    _got = utils.call_unchanged(_label, greedy_decode, _step, _h0, _start, _end, _max)   # h0 left as it was
+    utils.check_type(_label, _got, list, items=int,
+                     hint="a Python list of Python ints: append int(np.argmax(logits))")
+    utils.check_equal(_label, _got, _ref.greedy_decode(_step, _h0, _start, _end, _max),
                       mistakes=_ref.greedy_decode_mistakes(_step, _h0, _start, _end, _max))
-    utils.check_equal("greedy_decode must not modify h0", _h0, _h0_copy)
-    utils.check_equal("every id is a Python int", all(type(i) is int for i in _got), True,
-                      hint="convert with int(...)")
 # the end token at the first step gives an empty list; one call when max_len = 1
 _first_end = lambda token, h: (np.eye(4)[2], h)
 utils.check_equal("greedy_decode when the first prediction is the end token", greedy_decode(_first_end, 0, 0, 2, 5), [])
@@ -1405,6 +1530,33 @@ utils.check_equal("greedy_decode with max_len=1", greedy_decode(_counter, 0, 0, 
 # a decoder whose state is a torch tensor: the loop must only pass it along
 _tstep = lambda token, h: ((np.arange(5) == (token + 1) % 5).astype(float), h + 1)
 utils.check_equal("greedy_decode with a tensor state", greedy_decode(_tstep, torch.zeros(2), 0, 4, 9), [1, 2, 3])
+# step_fn is called at most max_len times: a decoder that never predicts the end token counts its calls
+def _never_ends(token, h):
+    _calls.append(token)
+    return np.eye(5)[(token + 1) % 4], h + 1     # predicts 1, 2, 3, 0, 1, ... from 0: never 4, the end
+
+
+for _max, _want in [(0, []), (1, [1]), (3, [1, 2, 3]), (6, [1, 2, 3, 0, 1, 2])]:
+    _calls = []
+    _label = f"greedy_decode(..., end_id=4, max_len={_max}) of a decoder that never predicts the end token"
+    _got = greedy_decode(_never_ends, 0, 0, 4, _max)
+    if len(_calls) > _max:
+        raise utils.CheckFailure(
+            f"{_label}:\n  {len(_calls)} calls of step_fn, expected at most max_len = {_max} calls of "
+            "step_fn.\n"
+            "  Hint: call step_fn at the top of each of the max_len rounds, where its logits are needed, not "
+            "once more before the loop or after the last token")
+    utils.check_equal(_label, _got, _want)
+# a tie for the largest logit: the smallest of the tied ids, as np.argmax gives
+def _tied(token, h):
+    return (np.array([0.0, 2.0, 2.0, -1.0, 2.0]) if h == 0 else np.eye(5)[3]), h + 1
+
+
+utils.check_equal("greedy_decode when ids 1, 2 and 4 tie for the largest logit (end_id = 3)",
+                  greedy_decode(_tied, 0, 0, 3, 5), [1],
+                  mistakes={"on a tie, the largest id was taken (np.argmax takes the smallest)": [4],
+                            "on a tie, an id other than the smallest was taken": [2]},
+                  hint="on a tie, the smallest id wins, as np.argmax(logits) gives")
 utils.check_no_library("greedy_decode", greedy_decode, ["torch", "autograder"])
 _ = check_no_library_calls("greedy_decode", greedy_decode, _counter, 0, 0, 9, 20)
 ### END HIDDEN TESTS
@@ -1520,6 +1672,35 @@ for _V, _E, _H, _lens, _K in [(4, 1, 1, [1], 1), (9, 3, 5, [5, 5], 3), (12, 4, 3
 _model = Seq2Seq(vocab_size=11)
 _seq2seq_checks(_model, [_rng.integers(3, 11, size=k).tolist() for k in (3, 8, 5)],
                 _rng.integers(1, 11, size=(9, 3)), "Seq2Seq in float32", tol=1e-5)  # float32 precision
+# fixed: a source batch padded beyond its longest string (T = 5, lengths 2 and 3), the lengths as a
+# NumPy array; encode and forward leave src, lengths and tgt_in as they were (the tensors share the
+# arrays' memory, so a change in place shows in the arrays)
+_model = Seq2Seq(vocab_size=6, embed_dim=3, hidden=4).double()
+_src = np.array([[3, 4], [5, 4], [0, 2], [0, 0], [0, 0]])
+_src_lengths = np.array([2, 3])
+_tgt = np.array([[1, 1], [4, 3], [5, 2]])
+with torch.no_grad():
+    _alone = torch.stack([_model.encoder(_model.src_embed(torch.as_tensor(_src[:_k, _n])[:, None]))[1][0, 0]
+                          for _n, _k in enumerate(_src_lengths)])
+    _label = "Seq2Seq: encode(src of shape (5, 2), lengths [2, 3] as a NumPy array)"
+    _h = utils.call_unchanged(_label, lambda src, lengths: _model.encode(torch.from_numpy(src), lengths),
+                              _src, _src_lengths)
+    utils.check_type(_label, _h, torch.Tensor, hint="return the final states as a tensor (N, H)")
+    utils.check_shape(_label, _h, (2, 4), hint="return the final state without the layer axis: (N, H)")
+    utils.check_close(f"{_label}, against each string alone", _h.numpy(), _alone.numpy(),
+                      atol=1e-10, rtol=1e-10)  # float64: packing changes only the order of some sums
+    _label = "Seq2Seq: forward(src of shape (5, 2), lengths [2, 3], tgt_in of shape (3, 2))"
+    _got = utils.call_unchanged(
+        _label, lambda src, lengths, tgt_in: _model(torch.from_numpy(src), torch.from_numpy(lengths),
+                                                    torch.from_numpy(tgt_in)), _src, _src_lengths, _tgt)
+    utils.check_type(_label, _got, torch.Tensor, hint="return the logits as a tensor (K, N, V)")
+    utils.check_shape(_label, _got, (3, 2, 6))
+    _s, _loop = _alone, []
+    for _k in range(3):
+        _logits, _s = _model.step(torch.from_numpy(_tgt[_k]), _s)
+        _loop.append(_logits)
+    utils.check_close(f"{_label} against step() called with the true previous tokens", _got.numpy(),
+                      torch.stack(_loop).numpy(), atol=1e-10, rtol=1e-10)  # float64: another grouping
 ### END HIDDEN TESTS
 
 # %% [markdown]
