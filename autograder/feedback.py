@@ -75,7 +75,7 @@ def refresh_grades_csv(out):
         columns = list(rows[0]) if rows else []
     changed = 0
     for row in rows:
-        scores = gradebook._scores(db_url, row["student_id"], row["assignment"])
+        scores = gradebook.scores_of(db_url, row["student_id"], row["assignment"])
         if not scores:
             continue
         new = dict(zip(("score", "max_score", "auto_score", "auto_max_score"),

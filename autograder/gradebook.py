@@ -134,7 +134,7 @@ def _merge(db_url, scratch_db, student_id, assignment):
         gb.db.commit()
 
 
-def _scores(db_url, student_id, assignment):
+def scores_of(db_url, student_id, assignment):
     """(score, max_score, auto_score, auto_max_score, manual_pending), or None when there are no
     grades for this submission."""
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).exists():
@@ -165,7 +165,7 @@ def graded_by_hand(db_url, student_id, assignment):
 
 def fill_scores(outcome, db_url):
     """Copy the submission's scores from the gradebook into ``outcome``; None if it has none."""
-    scores = _scores(db_url, outcome.student_id, outcome.assignment)
+    scores = scores_of(db_url, outcome.student_id, outcome.assignment)
     if scores:
         (outcome.score, outcome.max_score, outcome.auto_score, outcome.auto_max_score,
          outcome.manual_pending) = scores
@@ -175,7 +175,7 @@ def fill_scores(outcome, db_url):
 def fill_previous(outcome, db_url):
     """For a submission that could not be graded now: report the grade it already had, if any."""
     try:
-        scores = _scores(db_url, outcome.student_id, outcome.assignment)
+        scores = scores_of(db_url, outcome.student_id, outcome.assignment)
     except ERRORS as err:  # the database is unreachable: what it holds is untouched
         outcome.problems.append(f"the gradebook could not be read ({first_line(err)})")
         return
