@@ -144,7 +144,10 @@ def feedback_config(c):
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades", "autograder.feedback.DropGraderNotes",
         "autograder.feedback.MarkPending", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
-    c.HTMLExporter.template_name = "feedback"
+    # No HTMLExporter.template_name: GenerateFeedback asks for "feedback" itself, and formgrader's
+    # page for grading by hand asks for "formgrade" unless a config names another (then it
+    # renders the feedback page, and fails). The course's folder comes first, so its "feedback"
+    # wins; nbgrader's folder still holds "formgrade".
     c.HTMLExporter.extra_template_basedirs = [
         os.path.join(os.path.dirname(__file__), "templates"),
         os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates")]
