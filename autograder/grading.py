@@ -60,7 +60,7 @@ def in_shard(student_id, k, n):
 
 
 def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS, workers=None,
-          progress=True, keep_scratch=False, feedback=True, force=False, shard=None):
+          progress=True, keep_scratch=False, feedback=True, force=False, shard=None, hide=()):
     """Grade every submission under ``submissions`` (a folder or a zip) into ``out``.
 
     feedback: write the feedback pages (the self-check turns it off: it reads scores only).
@@ -69,6 +69,8 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
         interrupted run resumes where it stopped).
     shard: ``(k, n)`` grades only the students of shard k of n (1-based), for several machines
         sharing one gradebook (``db_url``).
+    hide: more paths the students' code may not read (an LMS export the submissions were
+        laid out from, its roster), beside those it never may.
     Returns ``(outcomes, intake_problems)``. Raises :class:`intake.IntakeError` when the
     submissions cannot be read at all.
     """
@@ -91,7 +93,8 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
         templates = {a: _template(a, workdir) for a in sorted({s.assignment for s in subs})}
         # what a student's kernel may not read: the course's sources, every scratch folder but
         # its own, the submissions as handed in, and the output folder with the gradebook
-        unreadable = [course.SOURCE_DIR, workdir, Path(submissions).resolve(), out]
+        unreadable = [course.SOURCE_DIR, workdir, Path(submissions).resolve(), out,
+                      *(Path(p).resolve() for p in hide)]
         releases = {a: t[1] for a, t in templates.items()}
         for a in known:
             if a not in releases and course.release_notebook(a).exists():

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from ipykernel.kernelbase import Kernel
 
-from . import job, wire
+from . import credentials, job, wire
 
 _STARTED = time.time()  # when the judge's module was imported: its clock for the report
 
@@ -87,20 +87,27 @@ def sandbox_available():
     return ""
 
 
-def sandbox_command(command, hidden, writable, cwd):
+def sandbox_command(command, hidden, writable, cwd, homes=()):
     """``command`` inside bubblewrap: no network, its own PID namespace (nothing outlives it), a
-    private /tmp, the whole file system read-only, ``hidden`` folders replaced by empty ones and
-    only ``writable`` folders writable."""
+    private /tmp, the grading account's ``homes`` emptied, the whole file system read-only,
+    ``hidden`` folders replaced by empty ones and only ``writable`` folders writable."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    # a private /tmp, but Python, its packages and the course stay where they are when they live
-    # under /tmp (a virtual environment made by mktemp, a CI checkout)
+    private = ["/tmp"]
+    for home in homes:
+        if os.path.isdir(home) and not any(_within(home, p) for p in private):
+            args += ["--tmpfs", home]
+            private.append(home)
+    # Python, its packages and the course stay where they are when they live in an emptied folder
+    # (a virtual environment made by mktemp, a CI checkout under /tmp, a pyenv Python or a course
+    # in the grader's home); what ``hidden`` names inside them is hidden again below
     course_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     needed = {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix, course_root,
                                             os.path.dirname(os.path.realpath(sys.executable)),
                                             *sys.path] if p and os.path.isdir(p)}
-    for path in sorted(p for p in needed if p == "/tmp" or p.startswith("/tmp/")):
-        if not any(path.startswith(q + os.sep) for q in needed if q != path and q.startswith("/tmp/")):
+    inside = sorted(p for p in needed if any(_within(p, q) for q in private))
+    for path in inside:
+        if not any(_within(path, q) and q != path for q in inside):
             args += ["--ro-bind", path, path]
     for path in hidden:
         if os.path.isdir(path):
@@ -111,6 +118,10 @@ def sandbox_command(command, hidden, writable, cwd):
         if os.path.isdir(path):
             args += ["--bind", path, path]
     return args + ["--chdir", cwd, "--"] + list(command)
+
+
+def _within(path, folder):
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 # --- memory: a control group counts every page, shared mappings included ----------------------------
@@ -214,9 +225,10 @@ class Link:
         conn_file, _ = write_connection_file(os.path.join(self.ipc_dir, "kernel.json"),
                                              transport="ipc", ip=os.path.join(self.ipc_dir, "k"))
         env = json.loads(os.environ.get("AUTOGRADER_STUDENT_ENV") or "{}")
-        student_env = {k: v for k, v in os.environ.items()
-                       if not k.startswith(("AUTOGRADER_JUDGE", "AUTOGRADER_STUDENT", "AUTOGRADER_SANDBOX"))}
+        # what Python needs of the grader's environment, never its secrets (autograder/credentials.py)
+        student_env = credentials.kernel_environment(os.environ)
         student_env.update(env)
+        homes = [p for p in student_env.pop("AUTOGRADER_HOMES", "").split(os.pathsep) if p]
         writable = [p for p in student_env.get("AUTOGRADER_WRITABLE", "").split(os.pathsep) if p]
         student_env["AUTOGRADER_WRITABLE"] = os.pathsep.join(writable + [self.ipc_dir])
         hidden = [p for p in student_env.get("AUTOGRADER_UNREADABLE", "").split(os.pathsep) if p]
@@ -230,7 +242,7 @@ class Link:
         if mode == "require" and why:
             raise RuntimeError(f"the sandbox was required but {why}")
         if mode not in ("off", "none") and not why:
-            command = sandbox_command(command, hidden, writable + [self.ipc_dir], os.getcwd())
+            command = sandbox_command(command, hidden, writable + [self.ipc_dir], os.getcwd(), homes)
             self.protection = "sandbox"
         self.protection_note = why if mode not in ("off", "none") else "switched off"
         # ipykernel ends itself when its parent changes; in the sandbox its parent is bubblewrap's

@@ -153,7 +153,7 @@ def install_kernel(scratch, job):
     the course's solutions, the instructor-only references, the gradebook (which holds the hidden
     tests) or the other submissions. Returns the nonce that marks this run's test cells.
     """
-    from . import course, judge
+    from . import course, credentials, judge
 
     scratch = Path(scratch)
     home = scratch / "home"
@@ -166,7 +166,10 @@ def install_kernel(scratch, job):
         "AUTOGRADER_WRITABLE": os.pathsep.join([str(workdir), str(home), "/dev/null"]),
         "AUTOGRADER_UNREADABLE": os.pathsep.join(
             [str(p) for p in job.unreadable]
-            + [str(scratch), str(course.ROOT / "autograder" / "references")]),
+            + [str(scratch), str(course.ROOT / "autograder" / "references")]
+            + credentials.credential_paths(os.environ)),
+        # emptied in the sandbox, but for what Python and the course need (judge.sandbox_command)
+        "AUTOGRADER_HOMES": os.pathsep.join(credentials.homes(os.environ)),
         "HOME": str(home), "TMPDIR": str(home / "tmp"),
         "MPLCONFIGDIR": str(job.mplconfig or home / "mpl"),
         "IPYTHONDIR": str(home / ".ipython"), "PYTHONDONTWRITEBYTECODE": "1",

@@ -224,19 +224,50 @@ def _hidden_lines(assignment):
     return lines
 
 
+SECRET = "planted-secret-4b1d"  # in the grader's environment and credential files, never the student's
+
+
+def _grading_account(root):
+    """A home for the grader with a database password, an ssh key and notes; the variables that
+    point at them; and a student's code that prints all it can find of them."""
+    home = root / "instructor-home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".pgpass").write_text(f"db.example.org:5432:course:grader:{SECRET}\n")
+    (home / ".ssh" / "id_ed25519").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{SECRET}\n")
+    (home / "notes.txt").write_text("grades to post on Friday\n")
+    env = dict(os.environ, HOME=str(home), PGPASSWORD=SECRET, AWS_SECRET_ACCESS_KEY=SECRET,
+               JUPYTER_TOKEN=SECRET, DATABASE_URL=f"postgresql://grader:{SECRET}@db/course")
+    loot = f"""
+import os
+_loot = [f"{{k}}={{v}}" for k, v in os.environ.items()]
+for _p in {[str(home / n) for n in (".pgpass", ".ssh/id_ed25519", "notes.txt")]!r}:
+    try:
+        _loot.append(open(_p).read())
+    except Exception as _e:
+        _loot.append(repr(_e))
+try:
+    _loot.append(open(f"/proc/{{os.getppid()}}/environ").read())
+except Exception as _e:
+    _loot.append(repr(_e))
+print("LOOT", _loot)
+"""
+    return env, loot
+
+
 @pytest.fixture(scope="module")
 def judged_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("judged")
     rel = sample_classes.release_nb(A)
+    env, loot = _grading_account(root)
     class_nbs = {"honest": notebooks.student_submission(notebooks.read(course.source_notebook(A)), rel),
-                 "spy": _spying(rel)}
+                 "spy": _spying(rel), "loot": _with_cheat(rel, loot)}
     class_nbs.update({name: _with_cheat(rel, code if name == "fake_nonce" else _hidden(code))
                       for name, code in CHEATS.items()})
     for student, nb in class_nbs.items():
         sample_classes._put(root / "class", student, A, nb)
     cls = root / "class"
     proc = run_cli("grade", cls, "--out", root / "out", "--timeout", 30, "--memory", 2048,
-                   "--max-output", 200_000, "--quiet")
+                   "--max-output", 200_000, "--quiet", env=env)
     time.sleep(2)  # a process left behind would go on writing
     with open(root / "out" / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
@@ -296,6 +327,23 @@ def test_hidden_tests_never_reach_the_student(judged_class):
     assert "SPY" in page, "the spy ran and its output is on its feedback page"
     leaked = [ln for ln in lines if ln in page]
     assert not leaked, f"hidden test lines reached the student: {leaked[:3]}"
+
+
+@pytest.mark.slow
+def test_the_graders_secrets_never_reach_the_student(judged_class):
+    """The grader's environment (a database password, cloud keys, a Jupyter token) and its credential
+    files (~/.pgpass, ~/.ssh) stay out of the student's kernel, so out of every page made from it."""
+    _, rows, out = judged_class
+    page = (out / "feedback" / "loot" / A / f"{A}.html").read_text()
+    assert "LOOT" in page, "the student's code ran and printed onto its feedback page"
+    assert "HOME=" in page and "PATH=" in page, "the kernel still has the environment Python needs"
+    leaked = [str(p.relative_to(out)) for p in out.rglob("*")
+              if p.is_file() and p.suffix in (".html", ".ipynb", ".csv", ".txt", ".json")
+              and SECRET in p.read_text(errors="replace")]
+    assert not leaked, f"the grader's secret reached these files of the output folder: {leaked}"
+    # what the home holds besides credentials is hidden where the sandbox runs
+    if not judge.sandbox_available():
+        assert "grades to post" not in page, "the sandbox shows the grading account's home folder"
 
 
 @pytest.mark.slow
