@@ -50,12 +50,19 @@ def cmd_grade(args):
                   "bubblewrap) where user namespaces are allowed, or grade with --sandbox auto.",
                   file=sys.stderr)
             return 2
+    if bool(args.lms) != bool(args.roster):
+        print("error: --lms and --roster go together: the roster CSV maps the LMS's file names to "
+              "student ids (e.g. --lms canvas --roster gradebook.csv)", file=sys.stderr)
+        return 2
     try:
         limits = Limits(cell_timeout=args.timeout, memory_mb=args.memory, output_bytes=args.max_output)
-        outcomes, problems = grading.grade(
-            args.submissions, args.out, assignments=args.assignment, db_url=args.db,
-            limits=limits, workers=args.workers, progress=not args.quiet,
-            keep_scratch=args.keep_scratch, force=args.force, shard=args.shard)
+        run = dict(db_url=args.db, limits=limits, workers=args.workers, progress=not args.quiet,
+                   keep_scratch=args.keep_scratch, force=args.force, shard=args.shard)
+        if args.lms:
+            outcomes, problems = _grade_lms(args, run)
+        else:
+            outcomes, problems = grading.grade(args.submissions, args.out, assignments=args.assignment,
+                                               **run)
     except (intake.IntakeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -72,6 +79,46 @@ def cmd_grade(args):
             print(f"  {o.student_id}/{o.assignment}: {o.problems[0] if o.problems else o.status}",
                   file=sys.stderr)
         return 1
+    return 0
+
+
+def _grade_lms(args, run):
+    """Lay an LMS export out as nbgrader's folders (autograder/lms.py), grade it, and put what the
+    layout found (late, several copies, files of nobody) in grades.csv and report.txt."""
+    from . import grading, lms
+
+    if args.assignment and len(args.assignment) > 1:
+        raise ValueError("an LMS export holds one assignment: give --assignment once")
+    assignment = course.check_assignment(args.assignment[0]) if args.assignment else None
+    with tempfile.TemporaryDirectory(prefix="autograder-lms-") as tmp:
+        layout, _ = lms.from_export(args.submissions, args.lms, args.roster, tmp, course.assignments(),
+                                    assignment=assignment, id_column=args.id_column,
+                                    max_member=run["limits"].disk_bytes)
+        # the export and the roster hold every student's work and address: not for students' code
+        outcomes, problems = grading.grade(layout.root, args.out, assignments=[layout.assignment],
+                                           hide=[args.submissions, args.roster], **run)
+    lms.annotate(outcomes, layout)
+    problems = layout.problems + problems
+    out = Path(args.out)
+    grading.write_grades_csv(out / "grades.csv", outcomes, run["db_url"])
+    grading.write_report(out / "report.txt", outcomes, problems)
+    return outcomes, problems
+
+
+def cmd_lms_grades(args):
+    from . import intake, lms
+
+    try:
+        lines = lms.write_import(args.out, args.lms, args.roster, args.csv, assignment=args.assignment,
+                                 column=args.column, id_column=args.id_column)
+    except (intake.IntakeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.csv}: import it in "
+          + ("Canvas (Grades → Import)" if args.lms == "canvas"
+             else "Moodle (the assignment's Submissions → Upload grading worksheet)"))
+    for line in lines:
+        print(f"  - {line}")
     return 0
 
 
@@ -216,6 +263,7 @@ def build_parser():
               python -m autograder check 01_one_hot
             """))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lms_choices = ["canvas", "moodle"]  # autograder.lms.LAYOUTS, without importing it for --help
 
     g = sub.add_parser(
         "grade", formatter_class=_formatter,
@@ -223,7 +271,9 @@ def build_parser():
         description=textwrap.dedent("""\
             Grade every submission with nbgrader, each in its own scratch copy and kernel.
             SUBMISSIONS is a folder laid out <student_id>/<assignment>/<notebook>.ipynb
-            (nbgrader's submitted/ layout) or a .zip of one, as an LMS exports it.
+            (nbgrader's submitted/ layout) or a .zip of one, as an LMS exports it; with
+            --lms canvas|moodle and --roster, the LMS's own download of all submissions of one
+            assignment (then `lms-grades` writes the grades back as a CSV it imports).
             Writes OUT/grades.csv, OUT/feedback/<student_id>/<assignment>/<notebook>.html,
             OUT/report.txt and the gradebook (OUT/gradebook.db unless --db is given).
             Exit status 0 when every submission was graded, 1 when some could not be (they are
@@ -257,7 +307,42 @@ def build_parser():
                    help="grade only shard K of N of the students (several machines, one --db)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--keep-scratch", action="store_true", help="keep the scratch folders (debugging)")
+    g.add_argument("--lms", choices=lms_choices, default=None,
+                   help="SUBMISSIONS is this LMS's download of all submissions of one assignment "
+                        "(needs --roster)")
+    g.add_argument("--roster", metavar="CSV",
+                   help="with --lms: Canvas's gradebook export or Moodle's grading worksheet")
+    g.add_argument("--id-column", metavar="COLUMN",
+                   help="with --lms: the roster column that gives student ids (default: Canvas "
+                        "'SIS Login ID', Moodle 'Email address'; an e-mail gives its local part)")
     g.set_defaults(func=cmd_grade)
+
+    m = sub.add_parser(
+        "lms-grades", formatter_class=_formatter,
+        help="write the grades of a `grade` run as a CSV that Canvas or Moodle imports",
+        description="Read OUT/grades.csv of an earlier `grade` and the LMS roster, and write a CSV "
+                    "for Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, "
+                    "Section, one assignment column, Points Possible) or Moodle's 'Upload grading "
+                    "worksheet' (the worksheet with Grade filled in). A submission that was not "
+                    "graded gets an empty cell, not 0, and a line saying why.",
+        epilog="examples:\n"
+               "  python -m autograder lms-grades grading/week1 --lms canvas --roster gradebook.csv "
+               "--csv import.csv\n"
+               "  python -m autograder lms-grades grading/week1 --lms moodle --roster worksheet.csv "
+               "--csv worksheet-graded.csv")
+    m.add_argument("out", help="the --out folder of an earlier `grade`")
+    m.add_argument("--lms", choices=lms_choices, required=True)
+    m.add_argument("--roster", required=True, metavar="CSV",
+                   help="the roster given to `grade` (Canvas gradebook export, Moodle grading worksheet)")
+    m.add_argument("--csv", required=True, metavar="FILE", help="the CSV to write")
+    m.add_argument("--column", metavar="NAME",
+                   help="Canvas: the assignment column (default: the roster's '<assignment> (<id>)', "
+                        "else a new column named by the assignment); Moodle: the grade column "
+                        "(default 'Grade')")
+    m.add_argument("--assignment", metavar="NAME",
+                   help="the assignment (default: the only one in grades.csv)")
+    m.add_argument("--id-column", metavar="COLUMN", help="the same --id-column as given to `grade`")
+    m.set_defaults(func=cmd_lms_grades)
 
     f = sub.add_parser(
         "feedback", formatter_class=_formatter,

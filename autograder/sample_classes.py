@@ -4,9 +4,13 @@ own notebooks, for the demo and the self-check.
 A class is a folder in nbgrader's ``submitted/`` layout (``<student>/<assignment>/<nb>.ipynb``).
 """
 
+import csv
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 from . import catalogue, course, notebooks, release
 
@@ -119,3 +123,88 @@ def demo_class(folder):
     text = (Path(folder) / "alice" / assignment / f"{assignment}.ipynb").read_text()
     broken.write_text(text[: len(text) // 2])  # cut off mid-upload
     return assignment
+
+
+# -------------------------------------------------- LMS exports (autograder.lms), for the tests
+
+
+def _lms_notebooks(assignment):
+    """The texts of a solved notebook, the untouched release and one with a planted mistake."""
+    source = notebooks.read(course.source_notebook(assignment))
+    rel = release_nb(assignment)
+    mistakes, _ = catalogue.load(assignment)
+    mutate = [(m.cell, m.old, m.new) for m in mistakes[:1]]
+    return {"solution": nbformat.writes(notebooks.student_submission(source, rel)),
+            "release": nbformat.writes(rel),
+            "mistake": nbformat.writes(notebooks.student_submission(source, rel, mutate=mutate))}
+
+
+def _write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return path
+
+
+def _write_roster(path, rows, bom=False):
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def canvas_export(folder, assignment="01_one_hot"):
+    """A Canvas "Download Submissions" zip and gradebook export of four students, with the awkward
+    cases: a late re-upload (``-1`` wins over the first file), a blank SIS Login ID, a name with a
+    digit, a student who handed in nothing, a damaged file, a text file, a file of a student not on
+    the roster and an anonymous one. Returns ``(zip, roster, expected)``, expected being
+    ``{student_id: "full" | "partial" | "zero" | "empty"}`` for the import CSV."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = _lms_notebooks(assignment)
+    zip_path = _write_zip(folder / "submissions.zip", {
+        f"leeann_101_9001_{assignment}.ipynb": nb["solution"],
+        "leeann_101_9002_notes.txt": "my notes",
+        f"brownbob_LATE_102_9003_{assignment}.ipynb": nb["release"],
+        f"brownbob_LATE_102_9004_{assignment}-1.ipynb": nb["solution"],
+        f"oneildee_104_9005_{assignment}.ipynb": nb["solution"][:200],  # cut off in upload
+        f"zedzoe_999_9006_{assignment}.ipynb": nb["solution"],
+        f"anon_x7k2p_9007_{assignment}.ipynb": nb["solution"],
+    })
+    column = f"{assignment} (5551)"
+    roster = _write_roster(folder / "gradebook.csv", [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column, "Current Points"],
+        ["    Points Possible", "", "", "", "", "10.00", "(read only)"],
+        ["Lee, Ann", "101", "S101", "ann.lee@uni.example", "RNN 2026", "", ""],
+        ["Brown, Bob", "102", "S102", "", "RNN 2026", "", ""],
+        ["Diaz2, Carl", "103", "S103", "cdiaz", "RNN 2026", "", ""],
+        ["O'Neil, Dee", "104", "S104", "dee", "RNN 2026", "", ""],
+    ], bom=True)
+    return zip_path, roster, {"ann.lee": "full", "102": "full", "cdiaz": "empty", "dee": "empty"}
+
+
+def moodle_export(folder, assignment="01_one_hot"):
+    """A Moodle "Download all submissions" zip (folders per participant, one flat file, an online
+    text) and grading worksheet of four: a solution, the untouched release, nothing handed in and a
+    planted mistake; the last two share an e-mail local part and so are graded under their
+    participant ids. Returns ``(zip, roster, expected)`` as :func:`canvas_export`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = _lms_notebooks(assignment)
+    zip_path = _write_zip(folder / "submissions.zip", {
+        f"Ann Lee_501_assignsubmission_file_/{assignment}.ipynb": nb["solution"],
+        f"Bob Brown_502_assignsubmission_file/{assignment}.ipynb": nb["release"],
+        "Bob Brown_502_assignsubmission_onlinetext_/onlinetext.html": "<p>done</p>",
+        f"Dee Eve_504_assignsubmission_file_{assignment}.ipynb": nb["mistake"],
+    })
+    head = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+            "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
+            "Feedback comments"]
+    when = "Monday, 30 November 2026, 9:00 AM"
+    roster = _write_roster(folder / "worksheet.csv", [head] + [
+        [f"Participant {pid}", name, email, status, "", "100.00", "Yes", when if sub else "-", "-", ""]
+        for pid, name, email, status, sub in [
+            (501, "Ann Lee", "ann@uni.example", "Submitted for grading", True),
+            (502, "Bob Brown", "bob@uni.example", "Submitted for grading", True),
+            (503, "Carl Diaz", "carl@a.example", "No submission", False),
+            (504, "Dee Eve", "carl@b.example", "Submitted for grading", True)]])
+    return zip_path, roster, {"ann": "full", "bob": "zero", "503": "empty", "504": "partial"}
