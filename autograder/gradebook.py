@@ -195,7 +195,10 @@ def write_course_config(out, db_url=None):
         "# Written by `python -m autograder grade`: this folder is the nbgrader course of a\n"
         "# grading run. Start `jupyter lab` here to grade the written answers in formgrader.\n"
         "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.root = {str(Path(out).resolve())!r}\n"
+        # the folder this file is in, not the path it was written at: a shard's folder is copied
+        # from the machine that graded it to wherever the instructor runs formgrader or `feedback`
+        "import os\n"
+        "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))\n"
         f"c.CourseDirectory.source_directory = {str(course.SOURCE_DIR)!r}\n"
         f"c.CourseDirectory.release_directory = {str(course.RELEASE_DIR)!r}\n"
         "# formgrader shows, and makes feedback from, the public copies: no hidden tests' code\n"
