@@ -20,10 +20,20 @@ import sys
 from jupyter_client.provisioning import LocalProvisioner
 
 NAME = "autograder-forked-judge"  # the kernel spec's provisioner
-# imported by the grader's fork server, so that each worker and each judge has them for free;
-# matplotlib is not, since it reads its configuration folder (MPLCONFIGDIR) when imported
+# imported by the grader's fork server, so that each worker and each judge has them for free
 PRELOAD = ["numpy", "torch", "ipykernel.kernelapp", "ipykernel.ipkernel", "utils",
            "autograder.judge"]
+
+
+def course_modules():
+    """The course library's modules (``utils.*``) and matplotlib, which they import: the judge
+    imports them with the release's imports on its first test cell (half a second or more per
+    submission). The fork server imports them once, with ``MPLCONFIGDIR`` set to the run's folder,
+    where :func:`autograder.grading` has built matplotlib's font cache (pool.start_worker)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "utils")
+    names = sorted(f"utils.{f[:-3]}" for f in os.listdir(folder)
+                   if f.endswith(".py") and not f.startswith("_"))
+    return ["matplotlib", "matplotlib.pyplot"] + names
 
 _PREPARED = []  # at most one prepared judge per worker: a submission has one judge
 

@@ -27,11 +27,12 @@ def run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unread
     """Grade ``sub`` in ``scratch`` in a worker process of its own; ``(result, "")`` with the worker's
     result.json, or ``(None, why)`` when it ended without one or ran past ``job_timeout`` seconds."""
     job_file = scratch / "job.json"
+    mplconfig = scratch.parent.parent / "mplconfig"  # the run's, with matplotlib's font cache
     Job(scratch, sub.student_id, sub.assignment, limits, release=release_path, unreadable=unreadable,
-        mplconfig=scratch.parent.parent / "mplconfig", feedback=feedback).write(job_file)
+        mplconfig=mplconfig, feedback=feedback).write(job_file)
     log = scratch / "worker.log"
     result_file = scratch / "result.json"
-    proc = start_worker(job_file, log)
+    proc = start_worker(job_file, log, mplconfig)
     RUNNING.add(proc)
     _limit_file_size(proc, limits.disk_bytes)
     try:
@@ -57,7 +58,7 @@ def run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unread
     return json.loads(result_file.read_text()), ""
 
 
-def start_worker(job_file, log):
+def start_worker(job_file, log, mplconfig=None):
     """Start the process that grades one job, in a session of its own.
 
     Importing nbgrader takes seconds, longer than grading a notebook, so workers are forked from a
@@ -72,12 +73,24 @@ def start_worker(job_file, log):
     if safe and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         with _START_LOCK:
-            if not _PRELOADED:
+            first = not _PRELOADED
+            if first:
                 ctx.set_forkserver_preload(["autograder.worker", "nbgrader.apps", "nbgrader.api"]
-                                           + judge_fork.PRELOAD)
+                                           + judge_fork.PRELOAD + judge_fork.course_modules())
                 _PRELOADED.append(True)
             proc = ctx.Process(target=worker.run, args=(str(job_file), str(log)))
-            proc.start()
+            # the fork server starts with the first worker, and imports matplotlib with this
+            # run's configuration folder (its font cache built), not the grader's own
+            saved = os.environ.get("MPLCONFIGDIR")
+            if first and mplconfig:
+                os.environ["MPLCONFIGDIR"] = str(mplconfig)
+            try:
+                proc.start()
+            finally:
+                if saved is None:
+                    os.environ.pop("MPLCONFIGDIR", None)
+                else:
+                    os.environ["MPLCONFIGDIR"] = saved
         return proc
     return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file), str(log)],
                             cwd=job_file.parent, stdin=subprocess.DEVNULL,
