@@ -85,8 +85,8 @@ class Unreported:
     def kill(self):
         self.proc.kill()
 
-def start(job_file, log):
-    proc = start_worker(job_file, log)
+def start(job_file, log, *rest):
+    proc = start_worker(job_file, log, *rest)
     if "victim__" not in str(job_file):
         return proc
     def kill():
