@@ -129,13 +129,15 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
 
         n_cells = {a: sum(c.cell_type == "code" for c in nb.cells) for a, nb in releases.items()}
         bar = _progress(len(jobs), progress)
+        slots = pool.sandbox_slots(workdir, min(workers, len(jobs)), unreadable) if jobs else None
         executor = ThreadPoolExecutor(max_workers=workers)
         try:
             futures = {
                 executor.submit(pool.run_job, scratch, sub, limits,
                                 120 + limits.cell_timeout * max(10, n_cells.get(sub.assignment, 10)),
                                 feedback and not by_hand, workdir / "templates" / sub.assignment
-                                / "release" / sub.assignment / f"{sub.assignment}.ipynb", unreadable):
+                                / "release" / sub.assignment / f"{sub.assignment}.ipynb", unreadable,
+                                slots):
                 (sub, scratch, key, by_hand)
                 for sub, scratch, key, by_hand in jobs
             }
@@ -163,6 +165,8 @@ def grade(submissions, out, assignments=None, db_url=None, limits=DEFAULT_LIMITS
             raise
         finally:
             executor.shutdown(wait=True)
+            if slots is not None:
+                slots.close()
             bar.close()
         outcomes.sort(key=lambda o: (o.student_id, o.assignment))
         write_grades_csv(out / "grades.csv", outcomes, db_url)

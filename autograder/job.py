@@ -95,6 +95,9 @@ class Job:
     mplconfig: Path | None = None  # matplotlib's font cache, shared by the run's kernels
     feedback: bool = True  # write the feedback page (the self-check reads scores only)
     sandbox: str | None = None  # auto | require | off; None: AUTOGRADER_SANDBOX or auto
+    # the worker slot's zygote, which forks the student's kernel in its sandbox (autograder/zygote.py):
+    # {"socket": path, "pid": the sandbox's PID, "slot": the folder it sees}; None: a new interpreter
+    zygote: dict | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise the types once, here

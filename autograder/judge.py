@@ -43,7 +43,7 @@ from pathlib import Path
 
 from ipykernel.kernelbase import Kernel
 
-from . import credentials, job, wire
+from . import credentials, job, wire, zygote
 
 _STARTED = time.time()  # when the judge's module was imported: its clock for the report
 
@@ -171,6 +171,24 @@ def memory_cgroup(limit_mb):
     return None, "no writable memory control group (cgroup) here"
 
 
+def _join_cgroup(cgroup, pid):
+    """Put a kernel the zygote forked into the memory group (before any of the student's code runs:
+    the judge sends the first cell only once the kernel answers)."""
+    if cgroup is not None:
+        try:
+            (cgroup / "cgroup.procs").write_text(str(pid))
+        except OSError:  # RLIMIT_DATA still limits the kernel
+            pass
+
+
+def _file_size_limit():
+    """This judge's RLIMIT_FSIZE (the worker's, set by the grader), for a kernel not its child."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return 0 if soft == resource.RLIM_INFINITY else soft
+
+
 def _child_setup(cgroup):
     """Run in the student's kernel process before it starts: into the memory group, and killed
     when the judge dies (the kernel runs in a session of its own, which the worker's kill of its
@@ -221,7 +239,15 @@ class Link:
         from jupyter_client.connect import write_connection_file
 
         self.kernel = kernel
-        self.ipc_dir = tempfile.mkdtemp(prefix="ag-", dir="/tmp")
+        mode = os.environ.get("AUTOGRADER_SANDBOX", "auto")
+        why = "" if mode in ("off", "none") else sandbox_available()
+        if mode == "require" and why:
+            raise RuntimeError(f"the sandbox was required but {why}")
+        # the slot's zygote (autograder/zygote.py), whose sandbox sees only the slot's folder
+        zygote_at = json.loads(os.environ.get("AUTOGRADER_ZYGOTE_AT") or "null")
+        if mode in ("off", "none") or why:
+            zygote_at = None
+        self.ipc_dir = tempfile.mkdtemp(prefix="ag-", dir=zygote_at["slot"] if zygote_at else "/tmp")
         conn_file, _ = write_connection_file(os.path.join(self.ipc_dir, "kernel.json"),
                                              transport="ipc", ip=os.path.join(self.ipc_dir, "k"))
         env = json.loads(os.environ.get("AUTOGRADER_STUDENT_ENV") or "{}")
@@ -236,11 +262,7 @@ class Link:
         student_env["AUTOGRADER_UNREADABLE"] = os.pathsep.join(
             hidden + [f"/proc/{os.getpid()}", f"/proc/{os.getppid()}"])
         command = [sys.executable, "-m", "autograder.kernel", "-f", conn_file]
-        mode = os.environ.get("AUTOGRADER_SANDBOX", "auto")
         self.protection = "guard"
-        why = "" if mode in ("off", "none") else sandbox_available()
-        if mode == "require" and why:
-            raise RuntimeError(f"the sandbox was required but {why}")
         if mode not in ("off", "none") and not why:
             command = sandbox_command(command, hidden, writable + [self.ipc_dir], os.getcwd(), homes)
             self.protection = "sandbox"
@@ -257,13 +279,23 @@ class Link:
         student_env["AUTOGRADER_AGENT_FDS"] = f"{agent_read},{agent_write}"
         memory_mb = job.memory_mb(student_env)
         self.cgroup, why_no_cgroup = memory_cgroup(memory_mb + CGROUP_HEADROOM_MB if memory_mb else 0)
-        self.proc = subprocess.Popen(command, env=student_env, cwd=os.getcwd(),
-                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=_child_setup(self.cgroup),
-                                     pass_fds=(agent_read, agent_write))
+        self.proc, started = None, "started as a new interpreter"
+        if zygote_at:
+            try:
+                self.proc = zygote.start_kernel(zygote_at, ["-f", conn_file], student_env, os.getcwd(),
+                                                [1, 2, agent_read, agent_write], _file_size_limit())
+                started = "forked from the slot's zygote (imports done once, not per submission)"
+                _join_cgroup(self.cgroup, self.proc.pid)
+            except zygote.ZygoteError as err:
+                started = f"started as a new interpreter ({err})"
+        if self.proc is None:
+            self.proc = subprocess.Popen(command, env=student_env, cwd=os.getcwd(),
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=_child_setup(self.cgroup),
+                                         pass_fds=(agent_read, agent_write))
         os.close(agent_read)
         os.close(agent_write)
-        _record({"protection": self.protection,
+        _record({"protection": self.protection, "kernel": started,
                  "why_not_sandbox": self.protection_note if self.protection != "sandbox" else "",
                  "memory": "cgroup" if self.cgroup else ("rlimit" if memory_mb else "none"),
                  "why_not_cgroup": "" if self.cgroup else why_no_cgroup})
@@ -383,7 +415,7 @@ class Link:
                 pass
 
     def _kernel_pids(self):
-        if self.protection != "sandbox":
+        if self.protection != "sandbox" or isinstance(self.proc, zygote.ForkedKernel):
             return [self.proc.pid]
         parents = {}
         for entry in os.listdir("/proc"):
@@ -440,6 +472,8 @@ class Link:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+        if isinstance(self.proc, zygote.ForkedKernel):
+            self.proc.close()
         shutil.rmtree(self.ipc_dir, ignore_errors=True)
         for fd in (self.to_agent, self.from_agent):
             try:

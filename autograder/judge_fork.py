@@ -8,8 +8,9 @@ judge; see :data:`PRELOAD`), imports what is missing, and waits. When nbgrader s
 :class:`ForkedJudgeProvisioner` hands it the command line, environment and folder that
 ``python -m autograder.judge`` would have had, and it becomes the judge.
 
-The judge is the grader's own trusted code; the student's kernel is still started from a fresh
-interpreter, under the guard and in the sandbox. Where no process was prepared (no ``fork``, a
+The judge is the grader's own trusted code; the student's kernel is started apart from it, under
+the guard and in the sandbox (forked by the slot's zygote, :mod:`autograder.zygote`, or as a new
+interpreter). Where no process was prepared (no ``fork``, a
 kernel started twice), the judge is started the usual way, as a new interpreter.
 """
 

@@ -2,7 +2,8 @@
 
 nbgrader talks to the judge (:mod:`autograder.judge`), which decides the test cells itself and
 starts this kernel (``python -m autograder.kernel -f {connection_file}``, inside a bubblewrap
-sandbox where one can be had) for everything else; the judge's agent (:mod:`autograder.agent`)
+sandbox where one can be had, or the same forked by the sandboxed zygote of the grader's slot:
+:mod:`autograder.zygote`) for everything else; the judge's agent (:mod:`autograder.agent`)
 runs the student's functions here when a test calls them. The guard applies to the student's code
 only, and is configured by the worker through environment variables:
 

@@ -107,6 +107,8 @@ def protection_summary(outcomes):
         text += "; memory " + {"cgroup": "limited by a control group (shared mappings count)",
                                "rlimit": f"limited by RLIMIT_DATA only ({p.get('why_not_cgroup', '')})",
                                "none": "not limited"}.get(p.get("memory", "none"), "not limited")
+        if p.get("kernel"):
+            text += f"; its kernel {p['kernel']}"
         kinds.setdefault(text, []).append(o.student_id)
     if not kinds:
         return []

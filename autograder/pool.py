@@ -1,6 +1,7 @@
 """The process pool: one worker process per submission, forked from a fork server that has imported
 nbgrader, started in a session of its own, waited on and killed; a kernel that died for no reason
-the grader can name gets one more run (:func:`run_job`)."""
+the grader can name gets one more run (:func:`run_job`). In the sandbox, each worker slot has a
+zygote that forks the students' kernels (:class:`Slots`, :mod:`autograder.zygote`)."""
 
 import json
 import multiprocessing
@@ -11,8 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from . import course, judge_fork, worker
+from . import course, credentials, judge_fork, worker
 from .job import Job
 from .outcome import kernel_died, kernel_died_reason
 
@@ -23,16 +25,23 @@ POLL_S = 0.5  # how often a waiting grader looks at its worker
 RESULT_GRACE_S = 30  # how long a worker that wrote its result may take to end
 
 
-def run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
+def run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable, slots=None):
     """Grade ``sub`` in ``scratch`` in a worker process of its own; ``(result, "")`` with the worker's
-    result.json, or ``(None, why)`` when it ended without one or ran past ``job_timeout`` seconds."""
+    result.json, or ``(None, why)`` when it ended without one or ran past ``job_timeout`` seconds.
+    ``slots`` (:class:`Slots`): the student's kernel is forked by a slot's zygote."""
     job_file = scratch / "job.json"
     mplconfig = scratch.parent.parent / "mplconfig"  # the run's, with matplotlib's font cache
+    slot, zygote_at = slots.take(scratch) if slots is not None else (None, None)
     Job(scratch, sub.student_id, sub.assignment, limits, release=release_path, unreadable=unreadable,
-        mplconfig=mplconfig, feedback=feedback).write(job_file)
+        mplconfig=mplconfig, feedback=feedback, zygote=zygote_at).write(job_file)
     log = scratch / "worker.log"
     result_file = scratch / "result.json"
-    proc = start_worker(job_file, log, mplconfig)
+    try:
+        proc = start_worker(job_file, log, mplconfig)
+    except BaseException:
+        if slot is not None:
+            slots.give_back(slot, scratch)
+        raise
     RUNNING.add(proc)
     _limit_file_size(proc, limits.disk_bytes)
     try:
@@ -43,6 +52,8 @@ def run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unread
     finally:
         kill(proc)  # the kernel and anything it started share the worker's session
         RUNNING.discard(proc)
+        if slot is not None:
+            slots.give_back(slot, scratch)
     if ended == "lost" and not result_file.exists():
         return None, (f"the grading process died without a result ({exit_words(proc)}) and was "
                       "noticed at once; nothing could be scored. Grade it again; if it happens "
@@ -199,7 +210,7 @@ def kill(proc):
     wait(proc, 60)  # not forever: a worker whose end is never reported must not hang the run
 
 
-def run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadable):
+def run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadable, slots=None):
     """:func:`run_worker`, once more from a fresh copy of the scratch folder when the kernel died
     for no reason the grader can name (not the memory limit, not killed by the judge because it
     ignored the time limit's interrupt): a crash that a second run does not
@@ -208,7 +219,8 @@ def run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadabl
     spare = scratch.with_name(scratch.name + ".spare")
     shutil.copytree(scratch, spare, symlinks=True)
     try:
-        result, error = run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable)
+        result, error = run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable,
+                                   slots)
         seen = (result or {}).get("protection") or {}
         died = result is not None and not result.get("autograde_ok") and \
             kernel_died(result.get("error", "") + result.get("log", "")) and \
@@ -218,10 +230,124 @@ def run_job(scratch, sub, limits, job_timeout, feedback, release_path, unreadabl
         first = kernel_died_reason(limits, result).split(";")[0]
         os.rename(scratch, scratch.with_name(scratch.name + ".first-run"))
         os.rename(spare, scratch)
-        result, error = run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable)
+        result, error = run_worker(scratch, sub, limits, job_timeout, feedback, release_path, unreadable,
+                                   slots)
         if result is not None and result.get("autograde_ok"):
             return result, error, f"graded on a second run: in the first, {first}"
         return result, error, "it was run twice, with the same end"
     finally:
         if spare.exists():
             shutil.rmtree(spare, ignore_errors=True)
+
+
+class Slots:
+    """One folder and one zygote (:mod:`autograder.zygote`) per worker slot, for a grading run in the
+    sandbox: each slot's zygote forks the kernels of the submissions graded in it, one at a time.
+
+    The zygote's sandbox hides what a kernel's sandbox hides (the run's folder with every scratch
+    folder, the course's sources, the credentials) and may write only its slot's folder. So while a
+    submission is graded, its working folder and home live there: :meth:`take` links
+    ``scratch/autograded`` and ``scratch/home`` to the slot's, :meth:`give_back` moves the graded
+    folder back in their place and empties the slot for the next submission.
+    """
+
+    def __init__(self, workdir, count, hidden):
+        import queue
+
+        self.folder = Path(workdir) / "slots"
+        self.hidden = [str(p) for p in hidden]
+        self.free = queue.SimpleQueue()
+        self.zygotes = {}
+        self.used = set()
+        for k in range(count):
+            (self.folder / str(k)).mkdir(parents=True, exist_ok=True)
+            self.free.put(k)
+            self._start(k)
+
+    def _start(self, k):
+        import socket
+
+        from .judge import sandbox_command
+
+        slot = self.folder / str(k)
+        path = self.folder / f"{k}.sock"
+        path.unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(path))
+            listener.listen(4)
+            homes = credentials.homes(os.environ)
+            env = dict(credentials.kernel_environment(os.environ),
+                       PYTHONPATH=str(course.ROOT), HOME=str(slot), PYTHONDONTWRITEBYTECODE="1",
+                       MPLCONFIGDIR="/tmp/matplotlib-zygote", OMP_NUM_THREADS="1",
+                       MKL_NUM_THREADS="1", AUTOGRADER_ZYGOTE_PRIVATE=os.pathsep.join(homes))
+            command = sandbox_command(
+                [sys.executable, "-m", "autograder.zygote", str(listener.fileno())],
+                self.hidden, [str(slot)], str(slot), homes)
+            with open(self.folder / f"{k}.log", "ab") as log:
+                proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=log, start_new_session=True,
+                                        pass_fds=(listener.fileno(),))
+        finally:
+            listener.close()  # the zygote's now: with it gone, a connection is refused, not left waiting
+        self.zygotes[k] = (proc, {"socket": str(path), "pid": proc.pid, "slot": str(slot)})
+
+    def take(self, scratch):
+        """A free slot for the submission in ``scratch``: ``(k, the zygote's address for the job)``."""
+        from . import zygote
+
+        k = self.free.get()
+        try:
+            slot = self.folder / str(k)
+            proc, address = self.zygotes[k]
+            # the last kernel's leftovers must be gone before the slot is emptied for this one: the
+            # zygote answers only then (a zygote that ended or hangs is replaced)
+            if proc.poll() is not None or (k in self.used and not zygote.ping(address["socket"], 60)):
+                kill(proc)
+                self._start(k)
+            self.used.add(k)
+            for entry in slot.iterdir():  # the home, a judge's channel, whatever the code left
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            for name in ("autograded", "home"):
+                (slot / name).mkdir()
+                if (scratch / name).exists() or (scratch / name).is_symlink():
+                    shutil.rmtree(scratch / name, ignore_errors=True)
+                (scratch / name).symlink_to(slot / name)
+        except BaseException:
+            self.free.put(k)
+            raise
+        return k, self.zygotes[k][1]
+
+    def give_back(self, k, scratch):
+        """Put the graded folder back into ``scratch`` and free slot ``k`` (emptied by :meth:`take`)."""
+        slot = self.folder / str(k)
+        try:
+            for name in ("autograded", "home"):
+                link = scratch / name
+                if link.is_symlink():
+                    link.unlink()
+                if name == "autograded" and (slot / name).exists():
+                    os.rename(slot / name, link)
+        finally:
+            self.free.put(k)
+
+    def close(self):
+        for proc, _ in self.zygotes.values():
+            kill(proc)
+
+
+def sandbox_slots(workdir, count, unreadable):
+    """:class:`Slots` for a run whose kernels are sandboxed, or None where they are not (each kernel
+    is then a new interpreter, as it is with ``AUTOGRADER_ZYGOTE=off``). ``unreadable``: the run's
+    folders the students' code may not read; the worker adds the same ones (worker.install_kernel)."""
+    from .judge import sandbox_available
+
+    mode = os.environ.get("AUTOGRADER_SANDBOX", "auto")
+    if mode in ("off", "none") or os.environ.get("AUTOGRADER_ZYGOTE") == "off" or sandbox_available():
+        return None
+    hidden = [*unreadable, course.ROOT / "autograder" / "references",
+              *credentials.credential_paths(os.environ)]
+    return Slots(workdir, count, hidden)

@@ -156,9 +156,11 @@ def install_kernel(scratch, job):
     from . import course, credentials, judge
 
     scratch = Path(scratch)
-    home = scratch / "home"
+    # with a zygote, the home and the working folder live in the slot's folder, which its sandbox
+    # sees (scratch/home and scratch/autograded link there: pool.Slots)
+    home = (scratch / "home").resolve()
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    workdir = scratch / "autograded" / job.student_id / job.assignment
+    workdir = (scratch / "autograded").resolve() / job.student_id / job.assignment
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     student_env = {
@@ -194,6 +196,7 @@ def install_kernel(scratch, job):
             "AUTOGRADER_JUDGE_RELEASE": str(job.release or ""),
             "AUTOGRADER_STUDENT_ENV": json.dumps(student_env),
             "AUTOGRADER_SANDBOX": job.sandbox or os.environ.get("AUTOGRADER_SANDBOX", "auto"),
+            "AUTOGRADER_ZYGOTE_AT": json.dumps(job.zygote) if job.zygote else "",
             "MPLCONFIGDIR": student_env["MPLCONFIGDIR"], "HOME": str(home),
             "XDG_CACHE_HOME": student_env["XDG_CACHE_HOME"],
             "TORCHINDUCTOR_CACHE_DIR": student_env["TORCHINDUCTOR_CACHE_DIR"],
