@@ -15,10 +15,12 @@ pipes). The zygote forks; the child, in a session of its own, takes that environ
 descriptors, the working folder and the file size limit, and becomes the student's kernel
 (:func:`autograder.kernel.main`, guard included) exactly as ``python -m autograder.kernel`` would.
 The zygote answers with the child's PID, and its exit status when it ends. One kernel at a time:
-the next request is accepted only when the kernel and everything it started have ended and the
-sandbox's private folders (/tmp, /dev/shm, the emptied homes) are empty again, so nothing one
-student's code leaves there reaches the next. The kernel is killed when the judge's connection
-closes (the judge died) and when the zygote dies.
+the next request is accepted only when the kernel and everything it started have ended, the
+sandbox's private folders (/tmp, /dev/shm, the emptied homes) are empty again, /dev is as the
+sandbox made it and no System V IPC object is left, so nothing one student's code leaves there
+reaches the next (the grader empties the slot's folder itself: :class:`autograder.pool.Slots`).
+A zygote that cannot clean up ends, and the grader starts a new one. The kernel is killed when the
+judge's connection closes (the judge died) and when the zygote dies.
 
 What stays the zygote's: memory pages it wrote before the fork (copied on write, not shared back)
 and nothing else. It never holds a submission, a test or a nonce.
@@ -69,6 +71,7 @@ def serve(listen_fd):
     gc.freeze()  # the imports' objects are never collected: fewer pages copied in each kernel
     _prctl(PR_SET_DUMPABLE, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a kernel starts is ours to reap and to kill
+    _remember_dev()
     listener = socket.socket(fileno=listen_fd)
     real_exit = os._exit  # the guard replaces it in the kernel
     print("zygote ready", flush=True)
@@ -187,6 +190,50 @@ def _clean_up():
     for folder in ["/tmp", "/dev/shm", *homes]:
         if os.path.isdir(folder):
             _empty(folder)
+    _restore_dev()
+    _remove_sysv_ipc()
+
+
+_DEV = {}  # /dev as the sandbox made it: name -> symlink target, or None (a device, a folder)
+
+
+def _remember_dev():
+    for entry in os.scandir("/dev"):
+        _DEV[entry.name] = os.readlink(entry.path) if entry.is_symlink() else None
+
+
+def _restore_dev():
+    """/dev is the sandbox's own writable tmpfs: what a kernel added goes, its links are put back
+    (the devices are mounts, which it cannot remove)."""
+    for entry in os.scandir("/dev"):
+        if entry.name not in _DEV or (entry.is_symlink() and os.readlink(entry.path) != _DEV[entry.name]):
+            if entry.is_dir(follow_symlinks=False) and not os.path.ismount(entry.path):
+                _empty(entry.path)
+                os.rmdir(entry.path)
+            elif not os.path.ismount(entry.path):
+                os.unlink(entry.path)
+    for name, target in _DEV.items():
+        if target is not None and not os.path.lexists(f"/dev/{name}"):
+            os.symlink(target, f"/dev/{name}")
+
+
+def _remove_sysv_ipc():
+    """System V shared memory, message queues and semaphores live in the sandbox's IPC namespace,
+    beyond the kernel's end: removed. (POSIX message queues cannot be listed without their file
+    system; only code that knows a queue's name can use it, so they serve collusion, not theft.)"""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    ipc_rmid = 0
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, ipc_rmid, None)),
+                         ("msg", lambda i: libc.msgctl(i, ipc_rmid, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, ipc_rmid))):
+        try:
+            lines = open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            remove(int(line.split()[1]))
 
 
 def _empty(folder):

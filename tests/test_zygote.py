@@ -5,8 +5,8 @@ those after it by killing it.
 A class of four solved copies of notebook 01 is graded with one worker, so every kernel is forked
 by the same slot's zygote, one after another. Each student's code switches the guard off (as code
 that found a way around it would), then looks for what the others left and leaves its own: files
-in /tmp, /dev/shm, its home, the slot's folder and a process in a session of its own. One of them
-also kills the zygote.
+in /tmp, /dev/shm, /dev, its home and the slot's folder, a changed /dev/stdout, a System V shared
+memory segment and a process in a session of its own. One of them also kills the zygote.
 """
 
 import csv
@@ -26,7 +26,7 @@ import os, subprocess, sys
 _me = {me!r}
 _cwd = os.getcwd()
 _slot = os.path.dirname(os.path.dirname(os.path.dirname(_cwd)))
-_places = ["/tmp", "/dev/shm", os.environ.get("HOME", ""), _slot]
+_places = ["/tmp", "/dev/shm", "/dev", os.environ.get("HOME", ""), _slot]
 _found = []
 for _d in _places:
     for _root, _dirs, _files in os.walk(_d):
@@ -39,7 +39,12 @@ for _p in os.listdir("/proc"):
             continue
         if "zygote-leftover" in _c and _me not in _c:
             _found.append(_c)
+import ctypes
+_libc = ctypes.CDLL(None)
+for _line in open("/proc/sysvipc/shm").read().splitlines()[1:]:
+    _found.append("shared memory segment " + _line.split()[1])
 print("FOU" "ND=" + repr(_found))
+print("DEV-STDOUT=" + os.readlink("/dev/stdout"))
 print("PAR" "ENT=" + open(f"/proc/{{os.getppid()}}/cmdline", "rb").read().replace(bytes(1), b" ").decode())
 try:
     open(f"/proc/{{os.getppid()}}/mem", "rb").read(1)
@@ -53,6 +58,9 @@ for _d in _places:
         print("not planted in", _d, _e)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", f"zygote-leftover-{{_me}}"],
                  start_new_session=True)
+_libc.shmget(0, 4096, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: a System V segment left behind
+os.unlink("/dev/stdout")
+os.symlink("/tmp", "/dev/stdout")
 """
 KILL = "\nos.kill(os.getppid(), 9)\n"
 
@@ -89,6 +97,7 @@ def test_each_kernel_is_forked_by_the_zygote_and_cannot_read_it(graded):
         assert "PARENT=" in page and "autograder.zygote" in page.split("PARENT=", 1)[1][:300], \
             f"{student}'s kernel was not forked by the slot's zygote"
         assert "ZYGOTE-MEMORY-UNREADABLE" in page, f"{student}'s code read the zygote's memory"
+        assert "DEV-STDOUT=/proc/self/fd/1" in page, f"{student}'s /dev was changed by another"
 
 
 def test_nothing_one_student_leaves_reaches_the_next(graded):
@@ -97,7 +106,8 @@ def test_nothing_one_student_leaves_reaches_the_next(graded):
         if "FOUND=" not in page:
             continue  # the killer's kernel died with the zygote; its page may not show its prints
         found = page.split("FOUND=", 1)[1].split("\n", 1)[0]
-        assert "zygote-marker" not in found and "zygote-leftover" not in found, \
+        assert "zygote-marker" not in found and "zygote-leftover" not in found \
+            and "shared memory" not in found, \
             f"{student} found what another student's code left: {found[:500]}"
         assert "FOUND=[]" in page, found[:300]
 
