@@ -28,6 +28,12 @@ def _api(out):
     return NbGraderAPI(config=cfg)
 
 
+def gradebook_url(out):
+    """The gradebook of the output folder ``out``: where its ``nbgrader_config.py`` says (``grade
+    --db`` may have put it elsewhere than ``out/gradebook.db``)."""
+    return _api(Path(out).resolve()).coursedir.db_url
+
+
 def regenerate(out, assignments=None, students=None):
     """Write ``out/feedback/<student>/<assignment>/<notebook>.html`` anew from the gradebook.
 
@@ -69,7 +75,7 @@ def refresh_grades_csv(out):
     path = Path(out).resolve() / "grades.csv"
     if not path.exists():
         return 0
-    db_url = _api(out).coursedir.db_url
+    db_url = gradebook_url(out)
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
         columns = list(rows[0]) if rows else []

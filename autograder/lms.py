@@ -468,7 +468,7 @@ def _pending_lines(out, assignment, student_ids):
     from . import feedback, gradebook
 
     try:  # the run's own gradebook, wherever --db put it (its nbgrader_config.py says)
-        db_url = feedback._api(Path(out).resolve()).coursedir.db_url
+        db_url = feedback.gradebook_url(out)
         pending = [sid for sid in student_ids
                    if (got := gradebook.scores_of(db_url, sid, assignment)) and got[4]]
     except Exception as err:  # an unreachable gradebook must not stop the export

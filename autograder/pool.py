@@ -93,14 +93,15 @@ def start_worker(job_file, log, mplconfig=None):
             # the fork server starts with the first worker, and imports matplotlib with this
             # run's configuration folder (its font cache built), not the grader's own
             saved = os.environ.get("MPLCONFIGDIR")
-            if first and mplconfig:
+            setting = bool(first and mplconfig)
+            if setting:
                 os.environ["MPLCONFIGDIR"] = str(mplconfig)
             try:
                 proc.start()
             finally:
-                if saved is None:
+                if setting and saved is None:
                     os.environ.pop("MPLCONFIGDIR", None)
-                else:
+                elif setting:
                     os.environ["MPLCONFIGDIR"] = saved
         return proc
     return subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_file), str(log)],

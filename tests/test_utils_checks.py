@@ -265,6 +265,10 @@ def test_check_type_asks_for_what_the_docstring_promises():
     utils.check_type("an integer", np.int64(3), (int, np.integer))
     with pytest.raises(utils.CheckFailure, match="expected a list, got a numpy.ndarray"):
         utils.check_type("decode", np.array(["a"]), list)
+    with pytest.raises(utils.CheckFailure, match="expected an int, got a float"):
+        utils.check_type("count", 2.0, int)
+    with pytest.raises(utils.CheckFailure, match="expected a float .*, got an int"):
+        utils.check_equal("rate", 3, 3.0)
     with pytest.raises(utils.CheckFailure, match="expected dtype int64, got int32"):
         utils.check_type("encode", np.zeros(2, dtype=np.int32), np.ndarray, dtype=np.int64)
     with pytest.raises(utils.CheckFailure, match="every element to be a str"):

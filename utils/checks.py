@@ -59,6 +59,11 @@ def _fmt(x):
     return np.array2string(_asarray(x), precision=6, threshold=12, edgeitems=3)
 
 
+def _a(noun):
+    """``noun`` with its article: "an int", "a float", "a uint8"."""
+    return ("an " if noun[:1].lower() in "aeio" else "a ") + noun
+
+
 def check_type(name, value, expected_type, dtype=None, items=None, hint=None):
     """Fail unless ``value`` is an ``expected_type`` (a type or a tuple of types), an array of
     ``dtype`` when one is given (exactly: int32 is not int64), and, for ``items``, a sequence whose
@@ -68,14 +73,14 @@ def check_type(name, value, expected_type, dtype=None, items=None, hint=None):
                                                  else (expected_type,)))
         kind = type(value).__name__ if type(value).__module__ == "builtins" else \
             f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
-        _fail(name, [f"expected a {names}, got a {kind}."], hint)
+        _fail(name, [f"expected {_a(names)}, got {_a(kind)}."], hint)
     if dtype is not None and np.dtype(getattr(value, "dtype", None)) != np.dtype(dtype):
         _fail(name, [f"expected dtype {np.dtype(dtype)}, got {value.dtype}."], hint)
     if items is not None:
         wrong = [v for v in value if not isinstance(v, items)]
         if wrong:
-            _fail(name, [f"expected every element to be a {items.__name__}, got a "
-                         f"{type(wrong[0]).__name__} ({wrong[0]!r})."], hint)
+            _fail(name, [f"expected every element to be {_a(items.__name__)}, got "
+                         f"{_a(type(wrong[0]).__name__)} ({wrong[0]!r})."], hint)
 
 
 def _same(a, b):
@@ -124,7 +129,7 @@ def check_shape(name, value, expected_shape, hint=None):
     shape = getattr(value, "shape", None)
     if shape is None:
         _fail(name, [f"expected an array of shape {tuple(expected_shape)}, "
-                     f"got a {type(value).__name__} with no shape."], hint)
+                     f"got {_a(type(value).__name__)} with no shape."], hint)
     shape = tuple(shape)
     expected_shape = tuple(expected_shape)
     ok = len(shape) == len(expected_shape) and all(
@@ -255,8 +260,8 @@ def check_equal(name, got, expected, hint=None, mistakes=None):
         return
     if type(got) is not type(expected) and not (
             isinstance(got, (int, np.integer)) and isinstance(expected, (int, np.integer))):
-        _fail(name, [f"expected a {type(expected).__name__} ({expected!r}), "
-                     f"got a {type(got).__name__} ({got!r})."], hint)
+        _fail(name, [f"expected {_a(type(expected).__name__)} ({expected!r}), "
+                     f"got {_a(type(got).__name__)} ({got!r})."], hint)
     if got != expected:
         _fail(name, [f"expected {expected!r}, got {got!r}."], hint)
 
