@@ -248,8 +248,9 @@ class Slots:
     The zygote's sandbox hides what a kernel's sandbox hides (the run's folder with every scratch
     folder, the course's sources, the credentials) and may write only its slot's folder. So while a
     submission is graded, its working folder and home live there: :meth:`take` links
-    ``scratch/autograded`` and ``scratch/home`` to the slot's, :meth:`give_back` moves the graded
-    folder back in their place and empties the slot for the next submission.
+    ``scratch/autograded`` and ``scratch/home`` to the slot's (once the zygote says the last kernel's
+    leftovers are gone, and the slot is emptied), :meth:`give_back` moves the graded folder back in
+    their place. A slot that cannot be prepared grades the submission with a new interpreter.
     """
 
     def __init__(self, workdir, count, hidden):
@@ -307,16 +308,20 @@ class Slots:
                 kill(proc)
                 self._start(k)
             self.used.add(k)
-            for entry in slot.iterdir():  # the home, a judge's channel, whatever the code left
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+            if not _emptied(slot):  # the home, a judge's channel, whatever the code left
+                raise OSError(f"the slot's folder {slot} could not be emptied")
             for name in ("autograded", "home"):
                 (slot / name).mkdir()
                 if (scratch / name).exists() or (scratch / name).is_symlink():
                     shutil.rmtree(scratch / name, ignore_errors=True)
                 (scratch / name).symlink_to(slot / name)
+        except OSError as err:  # this submission's kernel starts as a new interpreter instead
+            print(f"slot {k}: {err}", file=sys.stderr)
+            for name in ("autograded", "home"):
+                if (scratch / name).is_symlink():
+                    (scratch / name).unlink()
+            self.free.put(k)
+            return None, None
         except BaseException:
             self.free.put(k)
             raise
@@ -338,6 +343,26 @@ class Slots:
     def close(self):
         for proc, _ in self.zygotes.values():
             kill(proc)
+
+
+def _emptied(folder):
+    """Remove everything in ``folder`` (folders a student's code made unreadable are opened first);
+    whether it is empty now."""
+    todo = [folder]
+    while todo:  # chmod 000 would keep rmtree out, as a plain user
+        for entry in os.scandir(todo.pop()):
+            if entry.is_dir(follow_symlinks=False):
+                try:
+                    os.chmod(entry.path, 0o700)
+                    todo.append(entry.path)
+                except OSError:
+                    pass
+    for entry in Path(folder).iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return not any(Path(folder).iterdir())
 
 
 def sandbox_slots(workdir, count, unreadable):

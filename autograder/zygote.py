@@ -238,20 +238,29 @@ def _remove_sysv_ipc():
 
 def _empty(folder):
     """Remove what ``folder`` holds, but for the mounts in it (what the sandbox binds back into an
-    emptied home: Python, the course; read-only, and not to be walked file by file)."""
-    dirs = []
-    for root, subdirs, files in os.walk(folder):
-        subdirs[:] = [d for d in subdirs if not os.path.ismount(os.path.join(root, d))]
-        dirs += [os.path.join(root, d) for d in subdirs]
-        for name in files:
-            path = os.path.join(root, name)
-            if not os.path.ismount(path):
-                os.unlink(path)
+    emptied home: Python, the course; read-only, and not to be walked file by file). A folder the
+    kernel made unreadable is opened first; what still cannot be removed raises."""
+    dirs, todo = [], [folder]
+    while todo:
+        for entry in os.scandir(todo.pop()):
+            if os.path.ismount(entry.path):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _open_up(entry.path)
+                dirs.append(entry.path)
+                todo.append(entry.path)
+            else:
+                os.unlink(entry.path)
     for path in reversed(dirs):
-        try:
-            os.rmdir(path)
-        except OSError:  # holds a mount
-            pass
+        if not any(os.path.ismount(os.path.join(path, name)) for name in os.listdir(path)):
+            os.rmdir(path)  # a folder that holds no mount must go
+
+
+def _open_up(path):
+    try:
+        os.chmod(path, 0o700)  # a student's chmod 000 must not keep its files for the next one
+    except OSError:
+        pass
 
 
 def _become_kernel(request, fds, sockets):

@@ -5,8 +5,9 @@ those after it by killing it.
 A class of four solved copies of notebook 01 is graded with one worker, so every kernel is forked
 by the same slot's zygote, one after another. Each student's code switches the guard off (as code
 that found a way around it would), then looks for what the others left and leaves its own: files
-in /tmp, /dev/shm, /dev, its home and the slot's folder, a changed /dev/stdout, a System V shared
-memory segment and a process in a session of its own. One of them also kills the zygote.
+in /tmp, /dev/shm, /dev, its home and the slot's folder (also inside a folder it made unreadable), a
+changed /dev/stdout, a System V shared memory segment and a process in a session of its own. One of
+them also kills the zygote.
 """
 
 import csv
@@ -30,6 +31,11 @@ _places = ["/tmp", "/dev/shm", "/dev", os.environ.get("HOME", ""), _slot]
 _found = []
 for _d in _places:
     for _root, _dirs, _files in os.walk(_d):
+        for _sub in _dirs:  # open what the last one closed (chmod 000)
+            try:
+                os.chmod(os.path.join(_root, _sub), 0o700)
+            except OSError:
+                pass
         _found += [os.path.join(_root, _f) for _f in _files if "zygote-marker" in _f and _me not in _f]
 for _p in os.listdir("/proc"):
     if _p.isdigit():
@@ -54,6 +60,10 @@ except OSError as _e:
 for _d in _places:
     try:
         open(os.path.join(_d, f"zygote-marker-{{_me}}"), "w").write("left by " + _me)
+        _closed = os.path.join(_d, f"closed-{{_me}}")
+        os.makedirs(_closed)
+        open(os.path.join(_closed, f"zygote-marker-{{_me}}"), "w").write("left by " + _me)
+        os.chmod(_closed, 0)  # unreadable, so that a careless clean-up leaves it
     except OSError as _e:
         print("not planted in", _d, _e)
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", f"zygote-leftover-{{_me}}"],
