@@ -194,27 +194,43 @@ def _clean_up():
     _remove_sysv_ipc()
 
 
-_DEV = {}  # /dev as the sandbox made it: name -> symlink target, or None (a device, a folder)
+_DEV = {}  # /dev as the sandbox made it: name -> (kind, link target or folder mode)
 
 
 def _remember_dev():
-    for entry in os.scandir("/dev"):
-        _DEV[entry.name] = os.readlink(entry.path) if entry.is_symlink() else None
+    _DEV.update((entry.name, _dev_kind(entry)) for entry in os.scandir("/dev"))
+
+
+def _dev_kind(entry):
+    if entry.is_symlink():
+        return ("link", os.readlink(entry.path))
+    if os.path.ismount(entry.path):
+        return ("node", None)  # a device or a mount: the kernel cannot remove it
+    if entry.is_dir():
+        return ("dir", os.stat(entry.path).st_mode & 0o7777)
+    return ("file", None)
 
 
 def _restore_dev():
-    """/dev is the sandbox's own writable tmpfs: what a kernel added goes, its links are put back
-    (the devices are mounts, which it cannot remove)."""
+    """/dev is the sandbox's own writable tmpfs: what a kernel added or changed goes, and its links
+    and folders (/dev/shm) are put back as they were (its devices are mounts, which stay)."""
     for entry in os.scandir("/dev"):
-        if entry.name not in _DEV or (entry.is_symlink() and os.readlink(entry.path) != _DEV[entry.name]):
-            if entry.is_dir(follow_symlinks=False) and not os.path.ismount(entry.path):
-                _empty(entry.path)
-                os.rmdir(entry.path)
-            elif not os.path.ismount(entry.path):
-                os.unlink(entry.path)
-    for name, target in _DEV.items():
-        if target is not None and not os.path.lexists(f"/dev/{name}"):
-            os.symlink(target, f"/dev/{name}")
+        if _DEV.get(entry.name) == _dev_kind(entry):
+            continue
+        if os.path.ismount(entry.path):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            _empty(entry.path)
+            os.rmdir(entry.path)
+        else:
+            os.unlink(entry.path)
+    for name, (kind, value) in _DEV.items():
+        path = f"/dev/{name}"
+        if kind == "link" and not os.path.lexists(path):
+            os.symlink(value, path)
+        elif kind == "dir" and not os.path.lexists(path):
+            os.mkdir(path)
+            os.chmod(path, value)
 
 
 def _remove_sysv_ipc():
@@ -251,9 +267,24 @@ def _empty(folder):
                 todo.append(entry.path)
             else:
                 os.unlink(entry.path)
+    mounts = None
     for path in reversed(dirs):
-        if not any(os.path.ismount(os.path.join(path, name)) for name in os.listdir(path)):
-            os.rmdir(path)  # a folder that holds no mount must go
+        try:
+            os.rmdir(path)
+        except OSError:  # fine if it leads to a mount (a bound or hidden folder of the sandbox)
+            mounts = _mount_points() if mounts is None else mounts
+            if not any(m.startswith(path + "/") for m in mounts):
+                raise
+
+
+def _mount_points():
+    """The mount points of this mount namespace (/proc/self/mountinfo's fifth field, unescaped)."""
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            points.append(point.encode().decode("unicode_escape") if "\\" in point else point)
+    return points
 
 
 def _open_up(path):

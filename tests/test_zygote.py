@@ -6,8 +6,8 @@ A class of four solved copies of notebook 01 is graded with one worker, so every
 by the same slot's zygote, one after another. Each student's code switches the guard off (as code
 that found a way around it would), then looks for what the others left and leaves its own: files
 in /tmp, /dev/shm, /dev, its home and the slot's folder (also inside a folder it made unreadable), a
-changed /dev/stdout, a System V shared memory segment and a process in a session of its own. One of
-them also kills the zygote.
+changed /dev/stdout, a file in place of /dev/shm, a System V shared memory segment and a process in
+a session of its own. One of them also kills the zygote.
 """
 
 import csv
@@ -51,6 +51,7 @@ for _line in open("/proc/sysvipc/shm").read().splitlines()[1:]:
     _found.append("shared memory segment " + _line.split()[1])
 print("FOU" "ND=" + repr(_found))
 print("DEV-STDOUT=" + os.readlink("/dev/stdout"))
+print("DEV-SHM-" + ("IS-A-FOLDER" if os.path.isdir("/dev/shm") else "CHANGED"))
 print("PAR" "ENT=" + open(f"/proc/{{os.getppid()}}/cmdline", "rb").read().replace(bytes(1), b" ").decode())
 try:
     open(f"/proc/{{os.getppid()}}/mem", "rb").read(1)
@@ -71,6 +72,10 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", f"zygote
 _libc.shmget(0, 4096, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: a System V segment left behind
 os.unlink("/dev/stdout")
 os.symlink("/tmp", "/dev/stdout")
+import shutil
+os.chmod(f"/dev/shm/closed-{{_me}}", 0o700)
+shutil.rmtree("/dev/shm")  # and a file in its place
+open("/dev/shm", "w").write("left by " + _me)
 """
 KILL = "\nos.kill(os.getppid(), 9)\n"
 
@@ -107,7 +112,8 @@ def test_each_kernel_is_forked_by_the_zygote_and_cannot_read_it(graded):
         assert "PARENT=" in page and "autograder.zygote" in page.split("PARENT=", 1)[1][:300], \
             f"{student}'s kernel was not forked by the slot's zygote"
         assert "ZYGOTE-MEMORY-UNREADABLE" in page, f"{student}'s code read the zygote's memory"
-        assert "DEV-STDOUT=/proc/self/fd/1" in page, f"{student}'s /dev was changed by another"
+        assert "DEV-STDOUT=/proc/self/fd/1" in page and "DEV-SHM-IS-A-FOLDER" in page, \
+            f"{student}'s /dev was changed by another"
 
 
 def test_nothing_one_student_leaves_reaches_the_next(graded):
