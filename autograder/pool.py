@@ -261,10 +261,14 @@ class Slots:
         self.free = queue.SimpleQueue()
         self.zygotes = {}
         self.used = set()
-        for k in range(count):
-            (self.folder / str(k)).mkdir(parents=True, exist_ok=True)
-            self.free.put(k)
-            self._start(k)
+        try:
+            for k in range(count):
+                (self.folder / str(k)).mkdir(parents=True, exist_ok=True)
+                self.free.put(k)
+                self._start(k)
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self, k):
         import socket
@@ -376,4 +380,9 @@ def sandbox_slots(workdir, count, unreadable):
         return None
     hidden = [*unreadable, course.ROOT / "autograder" / "references",
               *credentials.credential_paths(os.environ)]
-    return Slots(workdir, count, hidden)
+    try:
+        return Slots(workdir, count, hidden)
+    except OSError as err:  # e.g. a socket path past AF_UNIX's 108 bytes under a long TMPDIR
+        print(f"the kernels start as new interpreters: no zygote could be started ({err})",
+              file=sys.stderr)
+        return None

@@ -16,7 +16,7 @@ import signal
 
 import pytest
 
-from autograder import course, judge, notebooks, sample_classes
+from autograder import course, judge, notebooks, pool, sample_classes
 from tests.test_judge import GUARD_OFF, run_cli
 
 A = "01_one_hot"
@@ -79,7 +79,22 @@ open("/dev/shm", "w").write("left by " + _me)
 """
 KILL = "\nos.kill(os.getppid(), 9)\n"
 
-pytestmark = pytest.mark.slow
+def test_a_zygote_that_cannot_start_leaves_the_kernels_as_new_interpreters(tmp_path, monkeypatch):
+    if judge.sandbox_available():
+        pytest.skip("no zygote without the sandbox: " + judge.sandbox_available())
+    monkeypatch.delenv("AUTOGRADER_ZYGOTE", raising=False)
+    monkeypatch.setenv("AUTOGRADER_SANDBOX", "auto")
+    deep = tmp_path / ("x" * 120)  # a socket path past AF_UNIX's limit
+    deep.mkdir()
+    assert pool.sandbox_slots(deep, 2, []) is None
+    left = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and str(deep).encode() in open(f"/proc/{pid}/cmdline", "rb").read():
+                left.append(int(pid))
+        except OSError:
+            pass
+    assert not left, "a zygote's sandbox was left running"
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +118,7 @@ def graded(tmp_path_factory):
     return proc, rows, {s: p.read_text() if p.exists() else "" for s, p in pages.items()}
 
 
+@pytest.mark.slow
 def test_each_kernel_is_forked_by_the_zygote_and_cannot_read_it(graded):
     _, rows, pages = graded
     for student in STUDENTS[1:]:
@@ -116,6 +132,7 @@ def test_each_kernel_is_forked_by_the_zygote_and_cannot_read_it(graded):
             f"{student}'s /dev was changed by another"
 
 
+@pytest.mark.slow
 def test_nothing_one_student_leaves_reaches_the_next(graded):
     _, _, pages = graded
     for student, page in pages.items():
@@ -128,6 +145,7 @@ def test_nothing_one_student_leaves_reaches_the_next(graded):
         assert "FOUND=[]" in page, found[:300]
 
 
+@pytest.mark.slow
 def test_killing_the_zygote_harms_only_the_killer(graded):
     _, rows, _ = graded
     assert rows["a_killer"]["status"] != "graded" or float(rows["a_killer"]["auto_score"] or 0) < \
@@ -136,6 +154,7 @@ def test_killing_the_zygote_harms_only_the_killer(graded):
         assert rows[student]["status"] == "graded", rows[student]
 
 
+@pytest.mark.slow
 def test_no_process_a_student_started_outlives_the_run(graded):
     left = []
     for pid in os.listdir("/proc"):
