@@ -309,8 +309,6 @@ def _become_kernel(request, fds, sockets):
     os.dup2(err, 2)
     os.close(out)
     os.close(err)
-    for fd in (agent_read, agent_write):
-        os.set_inheritable(fd, True)
     env = dict(request["env"])
     env["AUTOGRADER_AGENT_FDS"] = f"{agent_read},{agent_write}"
     os.environ.clear()
